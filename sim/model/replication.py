@@ -1,0 +1,199 @@
+"""One replication: a pure function of (scenario, replication index, seed).
+
+:func:`run_replication` builds a fresh SimPy environment, the pipeline and its
+monitors, runs to the end of the horizon, checks that counts balance at every stage
+and returns :class:`~sim.monitor.records.Records`. It writes no files and keeps no
+global state, so replications can run in any order, in any process.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import simpy
+
+from sim.config.schema import Scenario
+from sim.model.entities import Case, Child, Device
+from sim.model.pipeline import Pipeline
+from sim.model.population import arrival_days, draw_cases
+from sim.monitor.records import ConservationError, Records, Table
+from sim.monitor.tables import (
+    COHORTS,
+    RISK_NAMES,
+    ROUTES_CHILD,
+    ROUTES_DEVICE,
+    stage_timeseries,
+    stage_visits,
+)
+from sim.streams import Streams
+
+NAN = math.nan
+
+
+class _StaffSampler:
+    """Samples each pool's head-count and busy time every ``interval`` days."""
+
+    def __init__(self, env: simpy.Environment, pipeline: Pipeline, interval: float, end: float):
+        self.env = env
+        self.pools = list(pipeline.pools.values())
+        self.interval = interval
+        self.end = end
+        self.rows: dict[str, list[object]] = {"day": [], "pool": [], "on_duty": [],
+                                               "busy_mean": [], "utilisation": []}
+        self._last_area = [0.0] * len(self.pools)
+        self._last_day = 0.0
+        self._sample(None)
+
+    def _sample(self, _event: simpy.Event | None) -> None:
+        now = self.env._now
+        span = now - self._last_day
+        for i, pool in enumerate(self.pools):
+            pool._account(now)
+            busy = (pool.busy_area - self._last_area[i]) / span if span > 0 else float(pool.busy)
+            self._last_area[i] = pool.busy_area
+            on_duty = pool.headcount()
+            self.rows["day"].append(now)
+            self.rows["pool"].append(pool.name)
+            self.rows["on_duty"].append(on_duty)
+            self.rows["busy_mean"].append(busy)
+            self.rows["utilisation"].append(busy / on_duty if on_duty else NAN)
+        self._last_day = now
+        nxt = now + self.interval
+        if nxt <= self.end + 1e-9:
+            self.env.timeout(nxt - now).callbacks.append(self._sample)
+
+    def table(self) -> Table:
+        return {k: np.asarray(v) for k, v in self.rows.items()}
+
+
+def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
+    """Simulate one replication of ``scenario``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Validated scenario.
+    replication : int
+        Replication index (selects independent random streams).
+    seed : int
+        Base seed of the experiment.
+
+    Returns
+    -------
+    Records
+        Tables, conservation counts, time averages and the event count.
+
+    Raises
+    ------
+    ConservationError
+        If arrived != completed + waiting + in service at any stage.
+    """
+    streams = Streams(seed, replication)
+    env = simpy.Environment()
+    pipeline = Pipeline(scenario, streams, env)
+    run = scenario.run
+    end = run.end_day
+    pipeline.load_backlog()
+    days = arrival_days(scenario.demand, end, streams.get("arrivals"))
+    draws = draw_cases(days.size, scenario.demand.risk_mix, scenario.cases,
+                       scenario.triage.contact_children_found_at_research_probability, streams, 0)
+    pipeline.schedule_referrals(days, draws)
+    staff = _StaffSampler(env, pipeline, run.timeseries_interval_days, end)
+    env.run(until=end)
+
+    conservation: dict[str, dict[str, int]] = {}
+    averages: dict[str, dict[str, float]] = {}
+    for station in pipeline.stations:
+        station.close(end)
+        conservation[station.name] = station.balance()
+        if not station.balanced():
+            raise ConservationError(f"stage {station.name}: counts do not balance: "
+                                    f"{station.balance()}")
+        averages[station.name] = {
+            "mean_waiting": station.queue_area / end,
+            "mean_in_system": station.system_area / end,
+            "arrival_rate_per_day": station.arrived / end,
+        }
+    grid = np.arange(0.0, end + 1e-9, run.timeseries_interval_days)
+    logs = {s.name: s.log for s in pipeline.stations if s.enabled}
+    kinds = {s.name: ("case" if s.name in ("intake", "enforcement", "victim_identification")
+                      else "child" if s.name == "safeguarding" else "device")
+             for s in pipeline.stations}
+    tier_names = {s.name: s.pool.tier_names for s in pipeline.stations if s.pool is not None}
+    case_of_device = np.asarray([d.case.id for d in pipeline.devices], dtype=np.int64)
+    tables = {
+        "stage_visits": stage_visits(logs, kinds, case_of_device, tier_names),
+        "cases": _cases_table(pipeline.cases),
+        "devices": _devices_table(pipeline.devices, pipeline.device_type_names),
+        "children": _children_table(pipeline.children, end),
+        "stage_timeseries": stage_timeseries(logs, grid),
+        "staff_timeseries": staff.table(),
+    }
+    visits = sum(c["completed"] for name, c in conservation.items()
+                 if name in logs)
+    return Records(replication=replication, seed=seed, tables=tables, conservation=conservation,
+                   time_averages=averages, events=3 * visits, window=(run.warmup_days, end))
+
+
+def _col(items: list[object], attr: str, dtype: type = float) -> np.ndarray:
+    return np.fromiter((getattr(x, attr) for x in items), dtype=dtype, count=len(items))
+
+
+def _cases_table(cases: list[Case]) -> Table:
+    risk = np.asarray(RISK_NAMES, dtype=object)
+    return {
+        "case_id": _col(cases, "id", int),  # type: ignore[arg-type]
+        "cohort": np.asarray(COHORTS, dtype=object)[_col(cases, "cohort", int)],  # type: ignore[arg-type]
+        "referral_day": _col(cases, "referral_day"),
+        "true_risk": risk[_col(cases, "true_risk", int)],  # type: ignore[arg-type]
+        "graded_risk": risk[_col(cases, "graded", int)],  # type: ignore[arg-type]
+        "escalated": _col(cases, "escalated", bool),
+        "first_generation": _col(cases, "first_generation", bool),
+        "n_devices": np.fromiter((len(c.devices) for c in cases), dtype=np.int64, count=len(cases)),
+        "n_children": np.fromiter((len(c.children) for c in cases), dtype=np.int64, count=len(cases)),
+        "intake_done_day": _col(cases, "t_intake_done"),
+        "warrant_day": _col(cases, "t_warrant"),
+        "examined_day": _col(cases, "t_exam_done"),
+        "uploaded_day": _col(cases, "t_uploaded"),
+        "vid_done_day": _col(cases, "t_vid_done"),
+    }
+
+
+def _devices_table(devices: list[Device], type_names: list[str]) -> Table:
+    types = np.asarray(type_names, dtype=object)
+    return {
+        "device_id": _col(devices, "id", int),  # type: ignore[arg-type]
+        "case_id": np.fromiter((d.case.id for d in devices), dtype=np.int64, count=len(devices)),
+        "device_type": types[_col(devices, "device_type", int)] if devices else np.empty(0),  # type: ignore[arg-type]
+        "route": np.asarray(ROUTES_DEVICE, dtype=object)[_col(devices, "route", int)],  # type: ignore[arg-type]
+        "data_tb": _col(devices, "data_tb"),
+        "images": _col(devices, "images"),
+        "unknown_images": _col(devices, "unknown_images"),
+        "seized_day": _col(devices, "t_seized"),
+        "examined_day": _col(devices, "t_examined"),
+        "graded_day": _col(devices, "t_graded"),
+        "uploaded_day": _col(devices, "t_uploaded"),
+    }
+
+
+def _children_table(children: list[Child], end: float) -> Table:
+    referral = np.fromiter((c.case.referral_day for c in children), dtype=float, count=len(children))
+    identified = _col(children, "identified_day")
+    safeguarded = _col(children, "safeguarded_day")
+    return {
+        "child_id": _col(children, "id", int),  # type: ignore[arg-type]
+        "case_id": np.fromiter((c.case.id for c in children), dtype=np.int64, count=len(children)),
+        "cohort": np.asarray(COHORTS, dtype=object)[
+            np.fromiter((c.case.cohort for c in children), dtype=np.int64, count=len(children))],
+        "true_risk": np.asarray(RISK_NAMES, dtype=object)[
+            np.fromiter((c.case.true_risk for c in children), dtype=np.int64, count=len(children))],
+        "route": np.asarray(ROUTES_CHILD, dtype=object)[_col(children, "route", int)],  # type: ignore[arg-type]
+        "referral_day": referral,
+        "identified_day": identified,
+        "safeguarding_referral_day": _col(children, "referred_day"),
+        "safeguarded_day": safeguarded,
+        "identified": ~np.isnan(identified),
+        "time_to_identify_days": np.where(np.isnan(identified), end, identified) - referral,
+        "safeguarded": ~np.isnan(safeguarded),
+    }

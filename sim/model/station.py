@@ -1,0 +1,257 @@
+"""Queues and staff pools: the engine every pipeline stage runs on.
+
+A :class:`Station` is one stage's queue. A :class:`Pool` is a group of staff who serve
+one or more stations; when a member is free, the pool takes the most urgent waiting
+job across its stations (lowest key, then arrival order). A station without a pool is
+an infinite-server delay (no waiting), and a disabled station passes work straight on.
+
+Service completions are SimPy timeouts with a callback, not a process per job: the
+cost of one service is one scheduled event. Jobs are never interrupted (service is
+non-preemptive); staff leaving a pool finish the job in hand first.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+
+from sim.monitor.records import StationLog
+
+#: ``key(item, now) -> (k1, k2)``: lower keys are served first.
+KeyFn = Callable[[Any, float], tuple[float, float]]
+#: ``work(item) -> hours`` of staff effort (calendar hours for a delay stage).
+WorkFn = Callable[[Any], float]
+DoneFn = Callable[[Any], None]
+
+
+class Pool:
+    """Staff of one role, split into skill tiers with speed multipliers.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation clock.
+    name : str
+        Pool name from the scenario.
+    tier_names : list of str
+        Tier names.
+    tier_speeds : list of float
+        Speed multiplier per tier (1 = accredited speed).
+    tier_counts : list of int
+        Staff on duty per tier at time zero.
+    work_hours_per_day : float
+        Productive hours per calendar day of one person at speed 1.
+    """
+
+    def __init__(self, env: simpy.Environment, name: str, tier_names: list[str],
+                 tier_speeds: list[float], tier_counts: list[int], work_hours_per_day: float):
+        self.env = env
+        self.name = name
+        # Tiers are tried fastest first when a job starts.
+        order = sorted(range(len(tier_names)), key=lambda i: (-tier_speeds[i], i))
+        self.tier_names = [tier_names[i] for i in order]
+        self.tier_speeds = [tier_speeds[i] for i in order]
+        self.on_duty = [tier_counts[i] for i in order]
+        self.free = list(self.on_duty)
+        self.leaving = [0] * len(order)   # busy staff who leave when their job ends
+        self.days_per_work_hour = 1.0 / work_hours_per_day
+        self.stations: list[Station] = []
+        self.busy = 0
+        self.busy_area = 0.0
+        self._last = 0.0
+
+    def tier_index(self, name: str) -> int:
+        """Position of tier ``name`` (pool order, fastest first)."""
+        return self.tier_names.index(name)
+
+    def _account(self, now: float) -> None:
+        self.busy_area += self.busy * (now - self._last)
+        self._last = now
+
+    def headcount(self) -> int:
+        """Staff on duty now (busy or free)."""
+        return sum(self.on_duty)
+
+    def add_staff(self, tier: int, n: int) -> None:
+        """Put ``n`` staff of ``tier`` on duty now and start work if any waits."""
+        self.on_duty[tier] += n
+        self.free[tier] += n
+        self.dispatch()
+
+    def remove_staff(self, tier: int, n: int) -> int:
+        """Take up to ``n`` staff of ``tier`` off duty; busy ones finish their job first.
+
+        Returns
+        -------
+        int
+            How many were removed (at most the number on duty).
+        """
+        n = min(n, self.on_duty[tier] - self.leaving[tier])
+        idle = min(n, self.free[tier])
+        self.free[tier] -= idle
+        self.on_duty[tier] -= idle
+        self.leaving[tier] += n - idle
+        return n
+
+    def release(self, tier: int) -> None:
+        """A member of ``tier`` finished a job: free them, or let them leave."""
+        self._account(self.env._now)
+        self.busy -= 1
+        if self.leaving[tier]:
+            self.leaving[tier] -= 1
+            self.on_duty[tier] -= 1
+        else:
+            self.free[tier] += 1
+
+    def dispatch(self) -> None:
+        """Start jobs while a member is free and a job waits."""
+        free = self.free
+        stations = self.stations
+        while True:
+            for tier, n_free in enumerate(free):
+                if n_free:
+                    break
+            else:
+                return
+            if len(stations) == 1:
+                station = stations[0]
+                if not station.queue:
+                    return
+            else:
+                best = None
+                station = stations[0]
+                for candidate in stations:
+                    if candidate.queue and (best is None or candidate.queue[0] < best):
+                        best = candidate.queue[0]
+                        station = candidate
+                if best is None:
+                    return
+            entry = heapq.heappop(station.queue)
+            free[tier] -= 1
+            self._account(self.env._now)
+            self.busy += 1
+            station.start(entry[4], entry[3], tier)
+
+
+class Station:
+    """One stage's queue (or delay) with its conservation counters and log.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation clock.
+    name : str
+        Stage name (kiosk is a station of its own).
+    pool : Pool or None
+        Staff serving it; None makes the station an infinite-server delay.
+    key : KeyFn
+        Queue discipline.
+    work : WorkFn
+        Hours of effort an item needs.
+    on_done : DoneFn
+        Called with the item when its service ends.
+    enabled : bool
+        False passes items straight to ``on_done`` (no time, no record).
+    """
+
+    def __init__(self, env: simpy.Environment, name: str, pool: Pool | None, key: KeyFn,
+                 work: WorkFn, on_done: DoneFn, enabled: bool = True):
+        self.env = env
+        self.name = name
+        self.pool = pool
+        self.key = key
+        self.work = work
+        self.on_done = on_done
+        self.enabled = enabled
+        self.queue: list[tuple[float, float, int, float, Any]] = []
+        self.log = StationLog()
+        self.arrived = 0
+        self.completed = 0
+        self.in_service = 0
+        self.queue_area = 0.0
+        self.system_area = 0.0
+        self._last = 0.0
+        self._seq = 0
+        self._days_per_hour = pool.days_per_work_hour if pool is not None else 1.0 / 24.0
+        if pool is not None:
+            pool.stations.append(self)
+
+    def _account(self, now: float) -> None:
+        dt = now - self._last
+        if dt:
+            n_queue = len(self.queue)
+            self.queue_area += n_queue * dt
+            self.system_area += (n_queue + self.in_service) * dt
+            self._last = now
+
+    def arrive(self, item: Any, arrived_at: float | None = None) -> None:
+        """An item joins the stage now (``arrived_at`` earlier, for the initial backlog)."""
+        self.arrived += 1
+        if not self.enabled:
+            self.completed += 1
+            self.on_done(item)
+            return
+        now = self.env._now
+        self._account(now)
+        since = now if arrived_at is None else arrived_at
+        pool = self.pool
+        if pool is None:
+            self.start(item, since, -1)
+            return
+        k1, k2 = self.key(item, since)
+        self._seq += 1
+        heapq.heappush(self.queue, (k1, k2, self._seq, since, item))
+        pool.dispatch()
+
+    def start(self, item: Any, arrived_at: float, tier: int) -> None:
+        """Begin service of ``item`` by a member of ``tier`` (-1 for a delay)."""
+        env = self.env
+        now = env._now
+        self._account(now)
+        self.in_service += 1
+        hours = self.work(item)
+        if tier >= 0:
+            assert self.pool is not None
+            duration = hours * self._days_per_hour / self.pool.tier_speeds[tier]
+        else:
+            duration = hours * self._days_per_hour
+        row = self.log.started(item.id, item.case.priority, arrived_at, now, duration, tier)
+        event = env.timeout(duration, (item, tier, row))
+        event.callbacks.append(self._finish)
+
+    def _finish(self, event: simpy.Event) -> None:
+        item, tier, row = event._value
+        now = self.env._now
+        self._account(now)
+        self.in_service -= 1
+        self.completed += 1
+        self.log.end[row] = now
+        pool = self.pool
+        if pool is not None:
+            pool.release(tier)
+            self.on_done(item)
+            pool.dispatch()
+        else:
+            self.on_done(item)
+
+    def close(self, now: float) -> None:
+        """Bring the time integrals up to ``now`` and log the items still waiting."""
+        self._account(now)
+        for _k1, _k2, _seq, since, item in self.queue:
+            self.log.waiting(item.id, item.case.priority, since)
+
+    def balance(self) -> dict[str, int]:
+        """Conservation counts: arrived, completed, waiting, in service."""
+        return {"arrived": self.arrived, "completed": self.completed,
+                "waiting": len(self.queue), "in_service": self.in_service}
+
+    def balanced(self) -> bool:
+        """True when arrived = completed + waiting + in service."""
+        return self.arrived == self.completed + len(self.queue) + self.in_service
+
+
+NAN = math.nan
