@@ -13,7 +13,7 @@ productive hours per calendar day; see :meth:`StaffPool.work_hours_per_calendar_
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -50,20 +50,46 @@ def _check_shares(shares: dict[str, float], what: str) -> None:
         raise ValueError(f"{what} must sum to 1, but {parts} sum to {total:.6g}")
 
 
-T = TypeVar("T")
+class PerRisk(Strict):
+    """Base of the per-risk-level models (very_high, high, medium, low).
 
+    Concrete subclasses (not a generic model) so scenarios pickle for worker processes.
+    """
 
-class PerRisk(Strict, Generic[T]):
-    """A value for each risk level (very_high, high, medium, low)."""
-
-    very_high: T
-    high: T
-    medium: T
-    low: T
-
-    def values_in_order(self) -> tuple[T, ...]:
+    def values_in_order(self) -> tuple[Any, ...]:
         """Values in priority order, very_high first."""
         return tuple(getattr(self, level) for level in RISK_LEVELS)
+
+
+class RiskShares(PerRisk):
+    """A share per risk level."""
+
+    very_high: Share
+    high: Share
+    medium: Share
+    low: Share
+
+
+class RiskProbabilities(RiskShares):
+    """A probability per risk level."""
+
+
+class RiskCounts(PerRisk):
+    """A count distribution per risk level."""
+
+    very_high: Count
+    high: Count
+    medium: Count
+    low: Count
+
+
+class RiskDays(PerRisk):
+    """A number of days per risk level."""
+
+    very_high: NonNegFloat
+    high: NonNegFloat
+    medium: NonNegFloat
+    low: NonNegFloat
 
 
 class RunSettings(Strict):
@@ -102,7 +128,7 @@ class Demand(Strict):
 
     referrals_per_year: NonNegFloat
     annual_growth_rate: Annotated[float, Field(gt=-1.0, le=10.0)] = 0.0
-    risk_mix: PerRisk[Share]
+    risk_mix: RiskShares
 
     @model_validator(mode="after")
     def _mix_sums(self) -> Demand:
@@ -121,11 +147,11 @@ class DeviceType(Strict):
 class CaseAttributes(Strict):
     """What a referral brings with it: children, devices, material."""
 
-    children_in_contact: PerRisk[Count]
+    children_in_contact: RiskCounts
     devices_per_case: Count
     device_types: dict[str, DeviceType]
     known_image_share: Share = 0.85
-    first_generation_probability: PerRisk[Probability]
+    first_generation_probability: RiskProbabilities
     depicted_children: Count
 
     @model_validator(mode="after")
@@ -265,8 +291,8 @@ class Policies(Strict):
     """Policy levers."""
 
     safeguarding_referral: SafeguardingPolicy = "immediate"
-    enforcement_target_days: PerRisk[NonNegFloat] = Field(
-        default_factory=lambda: PerRisk[NonNegFloat](very_high=1.0, high=7.0, medium=14.0, low=30.0))
+    enforcement_target_days: RiskDays = Field(
+        default_factory=lambda: RiskDays(very_high=1.0, high=7.0, medium=14.0, low=30.0))
     kiosk_share_of_phones: Share = 0.0
 
 
@@ -275,7 +301,7 @@ class BacklogBlock(Strict):
 
     count: Annotated[int, Field(ge=0, le=10_000_000)]
     age_days: Quantity
-    risk_mix: PerRisk[Share] | None = None
+    risk_mix: RiskShares | None = None
 
     @model_validator(mode="after")
     def _mix(self) -> BacklogBlock:

@@ -1,0 +1,246 @@
+"""The ``fbsim`` command line: run, validate and check scenarios.
+
+Only this module reads ``argv`` or prints. User mistakes (a bad scenario, a bad
+option) are reported as plain messages with exit status 2, never a traceback.
+Exit status: 0 success, 1 internal error, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from sim.config import ScenarioError, load_scenario
+from sim.config.schema import Scenario
+
+DEFAULT_SCENARIO = Path("scenarios") / "met-baseline.yaml"
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for; printed without a traceback."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fbsim``."""
+    parser = argparse.ArgumentParser(
+        prog="fbsim",
+        description="Simulate the police forensic backlog for online child-abuse investigations "
+                    "and estimate the time until children at risk are identified.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a scenario and write results",
+                         description="Run replications of a scenario; print headline results "
+                                     "with 95%% confidence intervals and write tables and plots.")
+    run.add_argument("scenario", nargs="?", default=None,
+                     help=f"scenario YAML file (default: {DEFAULT_SCENARIO})")
+    run.add_argument("--reps", type=_positive_int, help="replications (default: the scenario's)")
+    run.add_argument("--seed", type=_non_negative_int, help="base seed (default: the scenario's)")
+    run.add_argument("--workers", type=_positive_int,
+                     help="parallel worker processes (default: one per CPU, at most --reps)")
+    run.add_argument("--backend", choices=("processes", "serial", "dask"), default="processes",
+                     help="where replications run (default: local processes)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="Dask scheduler address, e.g. tcp://host:8786 (implies --backend dask)")
+    run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
+    run.add_argument("--tables", choices=("all", "none"), default="all",
+                     help="write per-replication tables (default: all)")
+    run.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                     help="table format (parquet needs the 'parquet' extra)")
+    run.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    validate = sub.add_parser("validate", help="check scenario files without running them",
+                              description="Validate scenario files and report each stage's "
+                                          "traffic intensity (offered load / capacity).")
+    validate.add_argument("files", nargs="+", type=Path, help="scenario YAML files")
+    validate.add_argument("--strict", action="store_true",
+                          help="exit 2 when a stage is overloaded (rho >= 1)")
+    return parser
+
+
+def _progress(stream: TextIO, t0: float):  # type: ignore[no-untyped-def]
+    tty = stream.isatty()
+    last_tenth = [-1]
+
+    def report(_summary: object, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - t0
+        if tty:
+            width = 30
+            filled = int(width * done / total)
+            stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                         f"replications, {elapsed:.1f} s")
+            if done == total:
+                stream.write("\n")
+            stream.flush()
+        else:
+            tenth = int(10 * done / total)
+            if tenth != last_tenth[0]:
+                last_tenth[0] = tenth
+                print(f"{done}/{total} replications done ({elapsed:.1f} s)", file=stream)
+
+    return report
+
+
+def _load(path: Path) -> Scenario:
+    if not path.exists():
+        raise UserError(f"{path}: scenario file not found")
+    return load_scenario(path)
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``fbsim run``."""
+    from sim.experiment import make_backend, run_experiment
+    from sim.experiment.backends import available_cpus
+    from sim.results.folder import StagedFolder
+    from sim.results.provenance import manifest
+    from sim.results.summary import estimates_table, write_run_outputs
+
+    path = Path(args.scenario) if args.scenario else DEFAULT_SCENARIO
+    if args.scenario is None and not path.exists():
+        raise UserError(f"no scenario given and the default {path} is not here; run from the "
+                        f"project folder or name a scenario file")
+    scenario = _load(path)
+    reps = args.reps or scenario.run.replications
+    seed = scenario.run.seed if args.seed is None else args.seed
+    backend_name = "dask" if args.scheduler else args.backend
+    workers = args.workers or max(1, min(available_cpus(), reps))
+    if args.format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UserError("--format parquet needs pyarrow: pip install "
+                            "'forensic-backlog-sim[parquet]'") from None
+    try:
+        backend = make_backend(backend_name, workers, args.scheduler)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    out_dir: Path = args.out or Path("results") / scenario.name
+    started = dt.datetime.now(dt.UTC)
+    print(f"fbsim run: {scenario.name} ({path}), {reps} replications, seed {seed}, "
+          f"{backend.name} x{backend.workers}", file=out)
+    t0 = time.perf_counter()
+    with StagedFolder(out_dir) as staging:
+        result = run_experiment(
+            scenario, reps, seed, backend,
+            table_dir=staging / "tables" if args.tables == "all" else None,
+            table_format=args.format,
+            on_result=None if args.quiet else _progress(err, t0))
+        meta = manifest(scenario, seed, reps, time.perf_counter() - t0, backend.name,
+                        backend.workers, str(path), started,
+                        {"events": sum(r.events for r in result.replications),
+                         "tables": args.tables, "table_format": args.format})
+        write_run_outputs(staging, result, meta, plots=not args.no_plots)
+    rows = estimates_table(result.estimates())
+    widths = [max(len(r[i]) for r in [*rows, ("metric", "mean", "95% CI", "unit")])
+              for i in range(4)]
+    header = ("metric", "mean", "95% CI", "unit")
+    print("", file=out)
+    for row in (header, *rows):
+        print("  ".join(c.ljust(w) if i != 1 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))), file=out)
+    print(f"\nResults in {out_dir}/ (summary.json, manifest.json, tables/, *.png); "
+          f"{time.perf_counter() - t0:.1f} s", file=out)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``fbsim validate``."""
+    from sim.analysis.load import offered_load
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            scenario = _load(path)
+        except (ScenarioError, UserError) as exc:
+            _print_error(exc, err)
+            status = EXIT_BAD_INPUT
+            continue
+        print(f"{path}: valid ({scenario.name})", file=out)
+        print(f"  {'stage':<22} {'pool':<16} {'arrivals/day':>12} {'work h/item':>11} "
+              f"{'staff':>6} {'rho':>6} {'pool rho':>8}", file=out)
+        for row in offered_load(scenario):
+            flag = ""
+            if row.pool is not None and row.rho_pool >= 1.0:
+                flag = "  WARNING: overloaded (rho >= 1): this backlog can only grow"
+                if args.strict:
+                    status = EXIT_BAD_INPUT
+            rho = "delay" if row.pool is None else _fmt_rho(row.rho_stage)
+            pool_rho = "" if row.pool is None else _fmt_rho(row.rho_pool)
+            print(f"  {row.stage:<22} {row.pool or '-':<16} {row.arrivals_per_day:>12.2f} "
+                  f"{row.work_hours_mean:>11.2f} {row.servers:>6} {rho:>6} {pool_rho:>8}{flag}",
+                  file=out)
+    return status
+
+
+def _fmt_rho(x: float) -> str:
+    return "inf" if math.isinf(x) else f"{x:.3f}"
+
+
+def _print_error(exc: BaseException, err: TextIO) -> None:
+    if isinstance(exc, ScenarioError):
+        noun = "problem" if len(exc.problems) == 1 else "problems"
+        print(f"error: the scenario has {len(exc.problems)} {noun}:", file=err)
+        for problem in exc.problems:
+            print(f"  {problem}", file=err)
+    else:
+        print(f"error: {exc}", file=err)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    """Entry point of ``fbsim`` and ``python -m sim``; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    commands = {"run": cmd_run, "validate": cmd_validate}
+    try:
+        return commands[args.command](args, out, err)
+    except (ScenarioError, UserError) as exc:
+        _print_error(exc, err)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("\ninterrupted: no results were written (any previous results are untouched)",
+              file=err)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - last-resort message for users
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback; "
+              f"please report it)", file=err)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

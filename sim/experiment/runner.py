@@ -1,0 +1,118 @@
+"""Replications as tasks, and an experiment as a set of them.
+
+:func:`run_task` is the unit of work shipped to a backend: it runs one replication,
+writes its tables (if asked) straight from the worker, and returns only the small
+:class:`~sim.analysis.metrics.ReplicationSummary`, so memory stays flat however many
+replications run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.analysis.metrics import METRICS, ReplicationSummary, replication_metrics
+from sim.analysis.stats import Estimate, mean_ci
+from sim.config.schema import Scenario
+from sim.experiment.backends import Backend, SerialBackend
+from sim.model.replication import run_replication
+from sim.results.tables import write_replication_tables
+
+
+@dataclass(frozen=True)
+class Task:
+    """One replication to run.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        What to simulate.
+    replication : int
+        Replication index.
+    seed : int
+        Base seed.
+    table_dir : str or None
+        Where the worker writes this replication's tables; None writes none.
+    table_format : str
+        ``csv`` or ``parquet``.
+    """
+
+    scenario: Scenario
+    replication: int
+    seed: int
+    table_dir: str | None = None
+    table_format: str = "csv"
+
+
+def run_task(task: Task) -> ReplicationSummary:
+    """Run one replication, write its tables, return its summary."""
+    t0 = time.perf_counter()
+    records = run_replication(task.scenario, task.replication, task.seed)
+    summary = replication_metrics(records, task.scenario)
+    if task.table_dir is not None:
+        write_replication_tables(records, Path(task.table_dir), task.table_format)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+@dataclass
+class ExperimentResult:
+    """All replication summaries of a run, ordered by replication index."""
+
+    scenario: Scenario
+    seed: int
+    replications: list[ReplicationSummary]
+    wall_seconds: float
+    backend: str
+    workers: int
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def estimates(self, level: float = 0.95) -> dict[str, Estimate]:
+        """Mean and CI of every metric across replications."""
+        return {name: mean_ci([r.metrics[name] for r in self.replications], level, info.bounds)
+                for name, info in METRICS.items()}
+
+
+def run_experiment(scenario: Scenario, replications: int, seed: int,
+                   backend: Backend | None = None, table_dir: Path | None = None,
+                   table_format: str = "csv",
+                   on_result: Callable[[ReplicationSummary, int, int], None] | None = None,
+                   first_replication: int = 0) -> ExperimentResult:
+    """Run replications ``first_replication`` .. ``first_replication + replications - 1``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        What to simulate.
+    replications : int
+        How many replications.
+    seed : int
+        Base seed; replication ``i`` uses streams ``(seed, i)``.
+    backend : Backend, optional
+        Where to run (serial by default).
+    table_dir : pathlib.Path, optional
+        Folder for per-replication tables; None writes no tables.
+    table_format : str
+        ``csv`` or ``parquet``.
+    on_result : callable, optional
+        Called as ``on_result(summary, done, total)`` after each replication.
+    first_replication : int
+        Index of the first replication.
+    """
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
+    backend = backend or SerialBackend()
+    tasks = [Task(scenario, first_replication + i, seed,
+                  None if table_dir is None else str(table_dir), table_format)
+             for i in range(replications)]
+    t0 = time.perf_counter()
+    results: list[ReplicationSummary] = []
+    for summary in backend.map_unordered(run_task, tasks):
+        results.append(summary)
+        if on_result is not None:
+            on_result(summary, len(results), replications)
+    results.sort(key=lambda r: r.replication)
+    return ExperimentResult(scenario, seed, results, time.perf_counter() - t0, backend.name,
+                            backend.workers)

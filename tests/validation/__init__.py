@@ -1,0 +1,1 @@
+"""Validation of fbsim against queueing theory and against Ciw (a peer simulator)."""
