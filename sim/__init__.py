@@ -1,5 +1,4 @@
-"""fbsim: a discrete-event simulator of the police forensic backlog for online
-child-abuse investigations.
+"""fbsim: a discrete-event simulator of the police forensic backlog in child-abuse cases.
 
 It estimates how staffing, training, triage and safeguarding policies change the time
 until children at risk are identified, and the backlog along the way. The small public

@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         print("\ninterrupted: no results were written (any previous results are untouched)",
               file=err)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - last-resort message for users
+    except Exception as exc:
         if args.debug:
             raise
         print(f"internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback; "

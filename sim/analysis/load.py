@@ -93,8 +93,7 @@ def offered_load(scenario: Scenario, at_day: float = 0.0) -> list[StageLoad]:
     sc = scenario
     st = sc.stages
     ca = sc.cases
-    growth = (1.0 + sc.demand.annual_growth_rate) ** (at_day / 365.25)
-    lam = sc.demand.referrals_per_year / 365.25 * growth
+    lam = sc.demand.referrals_per_year_at(at_day) / 365.25
     mix = dict(zip(RISK_LEVELS, sc.demand.risk_mix.values_in_order(), strict=True))
     devices = lam * ca.devices_per_case.mean
     shares = {k: v.share for k, v in ca.device_types.items()}

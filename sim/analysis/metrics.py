@@ -141,9 +141,9 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
     times, surv = _km(dur, obs)
     m["time_to_identify_median_days"] = quantile(times, surv, 0.5) if dur.size else math.nan
     m["time_to_identify_p90_days"] = quantile(times, surv, 0.9) if dur.size else math.nan
-    for days in (7, 30, 90):
-        m[f"identified_within_{days}d_share"] = (
-            float(1.0 - survival_at(times, surv, days)) if dur.size else math.nan)
+    for within in (7, 30, 90):
+        m[f"identified_within_{within}d_share"] = (
+            float(1.0 - survival_at(times, surv, within)) if dur.size else math.nan)
     curve = (1.0 - survival_at(times, surv, IDENTIFY_GRID_DAYS) if dur.size
              else np.full(IDENTIFY_GRID_DAYS.size, np.nan))
     depicted = new & (ch["route"] == "depicted")
@@ -199,7 +199,10 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
     for stage in np.unique(ts["stage"]):
         rows = ts["stage"] == stage
         waiting[str(stage)] = np.asarray(ts["waiting"][rows], dtype=float)
-    backlog = sum((waiting[s] for s in BACKLOG_STAGES if s in waiting), np.zeros(days.size))
+    backlog = np.zeros(days.size)
+    for stage in BACKLOG_STAGES:
+        if stage in waiting:
+            backlog = backlog + waiting[stage]
     waiting["backlog_devices"] = backlog
     m["backlog_devices_mean"] = (
         float(sum(records.time_averages[s]["mean_waiting"] for s in BACKLOG_STAGES

@@ -184,9 +184,10 @@ def _parse_plain(raw: Any, kind: str) -> DistSpec:
             if base in required and kind != "duration":
                 raise ValueError(f"parameter '{key}' has a unit suffix, but this value is not a "
                                  f"duration; write '{base}' (the unit is in the field name)")
+            extra = f" (optional: {', '.join(optional)})" if optional else ""
             raise ValueError(f"unknown parameter '{key}' for '{family}'"
                              f"{_nearest(key, list(required + optional))}; expected "
-                             + ", ".join(required) + (f" (optional: {', '.join(optional)})" if optional else ""))
+                             + ", ".join(required) + extra)
         if key in ("values", "weights"):
             values[key] = _as_numbers(key, value)
         else:

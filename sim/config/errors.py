@@ -73,11 +73,9 @@ def _short(value: Any, limit: int = 60) -> str:
 
 def _lookup(data: Any, path: Path) -> tuple[bool, Any]:
     for part in path:
-        if isinstance(data, dict) and part in data:
+        try:
             data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
+        except (KeyError, IndexError, TypeError):
             return False, None
     return True, data
 
@@ -135,7 +133,19 @@ def problems_from_validation(
 ) -> list[Problem]:
     """Turn a pydantic error into problems with file, line and nearest-key hints."""
     problems: list[Problem] = []
-    for err in error.errors():
+    errors = error.errors()
+    # A typo shows up twice: the unknown key and the required key it should have been.
+    # Report it once, as the unknown key with its suggestion.
+    suggested: set[Path] = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            parent = tuple(err["loc"][:-1])
+            for option in difflib.get_close_matches(str(err["loc"][-1]),
+                                                    valid_keys_at(model, parent), n=1, cutoff=0.5):
+                suggested.add((*parent, option))
+    for err in errors:
+        if err["type"] == "missing" and tuple(err["loc"]) in suggested:
+            continue
         loc: Path = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         message = str(err["msg"]).removeprefix("Value error, ")
         kind = err["type"]
@@ -149,9 +159,9 @@ def problems_from_validation(
         elif kind == "missing":
             messages = [(loc, "required key is missing")]
         else:
-            # Validators on a parent report several 'path: message' items joined by '; '.
+            # Validators on a parent report several 'path: message' items, one per line.
             messages = []
-            for piece in message.split("; "):
+            for piece in message.split("\n"):
                 match = _PATH_PREFIX.match(piece)
                 if match and "." in match.group(1):
                     messages.append((_parse_path(match.group(1)), match.group(2)))

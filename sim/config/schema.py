@@ -18,6 +18,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.config.distspec import Count, Duration, Quantity
+from sim.config.workforce import (
+    Automation,
+    Outsourcing,
+    PoolWorkforce,
+    TrainingProgramme,
+    workforce_problems,
+)
 
 #: Risk levels from highest to lowest; the index is the queue priority (0 first).
 RISK_LEVELS: tuple[str, ...] = ("very_high", "high", "medium", "low")
@@ -30,6 +37,8 @@ STAGE_NAMES: tuple[str, ...] = (
 DEVICE_STAGES: tuple[str, ...] = ("device_triage", "lab_examination", "image_grading",
                                   "database_upload")
 SHARE_TOLERANCE = 1e-6
+#: Joins several 'key.path: message' problems raised by one validator.
+PROBLEM_SEPARATOR = "\n"
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -124,16 +133,47 @@ class RunSettings(Strict):
 
 
 class Demand(Strict):
-    """Arrivals of referrals: a Poisson process whose rate grows geometrically."""
+    """Arrivals of referrals: a Poisson process whose rate grows geometrically.
+
+    Alternatively ``referrals_per_year_profile`` gives the rate of each year of the run
+    (piecewise constant; the last value holds after the list ends). With a profile,
+    ``referrals_per_year`` may be left out: it is the first year's rate.
+    """
 
     referrals_per_year: NonNegFloat
     annual_growth_rate: Annotated[float, Field(gt=-1.0, le=10.0)] = 0.0
+    referrals_per_year_profile: list[NonNegFloat] | None = None
     risk_mix: RiskShares
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate_from_profile(cls, data: Any) -> Any:
+        if (isinstance(data, dict) and "referrals_per_year" not in data
+                and isinstance(data.get("referrals_per_year_profile"), list)
+                and data["referrals_per_year_profile"]):
+            data = {**data, "referrals_per_year": data["referrals_per_year_profile"][0]}
+        return data
 
     @model_validator(mode="after")
     def _mix_sums(self) -> Demand:
         _check_shares(self.risk_mix.model_dump(), "demand.risk_mix")
+        profile = self.referrals_per_year_profile
+        if profile is not None:
+            if not profile:
+                raise ValueError("referrals_per_year_profile needs at least one year")
+            if self.annual_growth_rate != 0:
+                raise ValueError("give annual_growth_rate or referrals_per_year_profile, not both")
+            if self.referrals_per_year != profile[0]:
+                raise ValueError(f"referrals_per_year ({self.referrals_per_year:g}) differs from "
+                                 f"the profile's first year ({profile[0]:g}); leave it out")
         return self
+
+    def referrals_per_year_at(self, day: float) -> float:
+        """Referral rate per year in force at clock day ``day``."""
+        profile = self.referrals_per_year_profile
+        if profile is not None:
+            return float(profile[min(max(int(day // 365.25), 0), len(profile) - 1)])
+        return self.referrals_per_year * (1.0 + self.annual_growth_rate) ** (day / 365.25)
 
 
 class DeviceType(Strict):
@@ -256,6 +296,7 @@ class StaffPool(Strict):
     days_per_week: Annotated[float, Field(gt=0.0, le=7.0)] = 7.0
     max_imagery_hours_per_day: Annotated[float, Field(gt=0.0, le=24.0)] | None = None
     tiers: list[SkillTier] = Field(default_factory=lambda: [SkillTier(name="accredited", share=1.0)])
+    workforce: PoolWorkforce | None = None
 
     @model_validator(mode="after")
     def _tier_shares(self) -> StaffPool:
@@ -342,6 +383,9 @@ class Scenario(Strict):
     staff: dict[str, StaffPool]
     policies: Policies = Field(default_factory=Policies)
     initial_backlog: InitialBacklog = Field(default_factory=InitialBacklog)
+    training: dict[str, TrainingProgramme] = Field(default_factory=dict)
+    outsourcing: Outsourcing | None = None
+    automation: Automation | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -379,8 +423,9 @@ class Scenario(Strict):
         if self.run.warmup_days > 0 and self.initial_backlog.blocks():
             problems.append("run.warmup_days with an initial_backlog: a warm-up replaces the "
                             "snapshot; use one or the other")
+        problems.extend(workforce_problems(self))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
 
     def stage_pool(self, stage: str) -> StaffPool | None:

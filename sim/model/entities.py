@@ -23,10 +23,11 @@ class Case:
     """One referral (one suspect)."""
 
     __slots__ = (
-        "case", "children", "cohort", "devices", "draw_index", "draws", "escalated", "first_generation", "graded",
-        "held_children", "id", "n_found_at_research", "pending_exam", "pending_upload",
-        "priority", "referral_day", "t_exam_done", "t_intake_done", "t_uploaded", "t_vid_done",
-        "t_warrant", "true_risk", "u_escalate", "u_grade",
+        "case", "children", "cohort", "devices", "draw_index", "draws", "escalated",
+        "first_generation", "graded", "held_children", "id", "n_found_at_research",
+        "pending_exam", "pending_upload", "priority", "referral_day", "t_exam_done",
+        "t_intake_done", "t_uploaded", "t_vid_done", "t_warrant", "true_risk", "u_escalate",
+        "u_grade",
     )
 
     def __init__(self, case_id: int, referral_day: float, true_risk: int, cohort: int):

@@ -1,9 +1,9 @@
-"""The eight-stage pipeline of MODEL.md wired from a scenario.
+r"""The eight-stage pipeline of MODEL.md wired from a scenario.
 
 Routing (each arrow is a station's ``on_done``)::
 
     referral -> intake -> enforcement --(seize devices)--> kiosk ------------------+
-                                            \\-> device_triage -> lab_examination -+-> image_grading
+                                            \-> device_triage -> lab_examination -+-> image_grading
     image_grading -> database_upload --(all devices of the case)--> victim_identification
 
 Children at risk: in-contact children are identified at intake (research) or at the
@@ -137,7 +137,7 @@ class Pipeline:
         typed = [sampler(by_type[t], self.streams.get(stream, i + 1)) if t in by_type else None
                  for i, t in enumerate(self.device_type_names)]
         if service is not None and len(by_type) == len(typed):
-            return lambda d: fallback() + typed[d.device_type]()  # type: ignore[misc]
+            return lambda d: fallback() + typed[d.device_type]()
         return lambda d: (typed[d.device_type] or fallback)()
 
     def _work(self, name: str, cfg: Stage) -> Callable[[Any], float]:

@@ -38,7 +38,15 @@ def arrival_days(demand: Demand, end_day: float, rng: np.random.Generator) -> np
     -------
     numpy.ndarray
         Sorted arrival days.
+
+    Notes
+    -----
+    With ``demand.referrals_per_year_profile`` the rate is piecewise constant by year
+    of the run instead (see :func:`profile_arrival_days`), from the same unit-rate
+    points, so scenarios that differ only in demand still share their random numbers.
     """
+    if demand.referrals_per_year_profile is not None:
+        return profile_arrival_days(demand.referrals_per_year_profile, end_day, rng)
     rate0 = demand.referrals_per_year / 365.25
     if rate0 <= 0 or end_day <= 0:
         return np.empty(0)
@@ -47,7 +55,14 @@ def arrival_days(demand: Demand, end_day: float, rng: np.random.Generator) -> np
     def cumulative(t: float) -> float:
         return rate0 * t if growth == 0 else rate0 * math.expm1(growth * t) / growth
 
-    total = cumulative(end_day)
+    points = _unit_points(cumulative(end_day), rng)
+    if growth == 0:
+        return points / rate0
+    return np.log1p(points * growth / rate0) / growth
+
+
+def _unit_points(total: float, rng: np.random.Generator) -> np.ndarray:
+    """Points of a unit-rate Poisson process on ``[0, total)``."""
     chunk = max(16, int(total * 1.1) + 16)
     gaps = [rng.exponential(1.0, chunk)]
     points = np.cumsum(gaps[0])
@@ -55,10 +70,46 @@ def arrival_days(demand: Demand, end_day: float, rng: np.random.Generator) -> np
         more = rng.exponential(1.0, chunk)
         gaps.append(more)
         points = np.concatenate([points, points[-1] + np.cumsum(more)])
-    points = points[points < total]
-    if growth == 0:
-        return points / rate0
-    return np.log1p(points * growth / rate0) / growth
+    return points[points < total]
+
+
+def profile_arrival_days(per_year: list[float], end_day: float, rng: np.random.Generator
+                         ) -> np.ndarray:
+    """Referral times on ``[0, end_day)`` with a piecewise-constant yearly rate.
+
+    Year ``k`` of the run (days ``[365.25 k, 365.25 (k + 1))``) has ``per_year[k]``
+    referrals per year; the last value holds after the list ends. Unit-rate points are
+    mapped through the inverse of the piecewise-linear cumulative rate.
+
+    Parameters
+    ----------
+    per_year : list of float
+        Referrals per year, one value per year of the run.
+    end_day : float
+        End of the period, in days.
+    rng : numpy.random.Generator
+        The ``arrivals`` stream.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted arrival days.
+    """
+    if end_day <= 0:
+        return np.empty(0)
+    n_years = max(len(per_year), int(end_day // 365.25) + 1)
+    rates = np.asarray([per_year[min(k, len(per_year) - 1)] for k in range(n_years)], float)
+    starts = np.arange(n_years) * 365.25
+    slopes = rates / 365.25
+    cum_at_start = np.concatenate([[0.0], np.cumsum(rates)[:-1]])
+    k_end = min(int(end_day // 365.25), n_years - 1)
+    total = float(cum_at_start[k_end] + slopes[k_end] * (end_day - starts[k_end]))
+    if total <= 0:
+        return np.empty(0)
+    points = _unit_points(total, rng)
+    # side='right' skips years with no referrals (equal cumulative values).
+    k = np.searchsorted(cum_at_start, points, side="right") - 1
+    return starts[k] + (points - cum_at_start[k]) / slopes[k]
 
 
 @dataclass

@@ -8,7 +8,11 @@ global state, so replications can run in any order, in any process.
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import simpy
@@ -88,7 +92,25 @@ def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
     ------
     ConservationError
         If arrived != completed + waiting + in service at any stage.
+
+    Notes
+    -----
+    Python's cyclic garbage collector is paused while the replication runs (and
+    restored afterwards). A run allocates a few hundred thousand long-lived objects
+    and frees almost none, so the collector's periodic scans were pure overhead (about
+    10 % of the run time, see ``bench/RESULTS.md``); the entities become garbage only
+    when the replication returns, and are collected then as usual.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(scenario, replication, seed)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(scenario: Scenario, replication: int, seed: int) -> Records:
     streams = Streams(seed, replication)
     env = simpy.Environment()
     pipeline = Pipeline(scenario, streams, env)
@@ -136,22 +158,24 @@ def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
                    time_averages=averages, events=3 * visits, window=(run.warmup_days, end))
 
 
-def _col(items: list[object], attr: str, dtype: type = float) -> np.ndarray:
-    return np.fromiter((getattr(x, attr) for x in items), dtype=dtype, count=len(items))
+def _col(items: Sequence[Any], attr: str, dtype: type = float) -> np.ndarray:
+    return np.fromiter(map(attrgetter(attr), items), dtype=dtype, count=len(items))
 
 
 def _cases_table(cases: list[Case]) -> Table:
     risk = np.asarray(RISK_NAMES, dtype=object)
     return {
-        "case_id": _col(cases, "id", int),  # type: ignore[arg-type]
-        "cohort": np.asarray(COHORTS, dtype=object)[_col(cases, "cohort", int)],  # type: ignore[arg-type]
+        "case_id": _col(cases, "id", int),
+        "cohort": np.asarray(COHORTS, dtype=object)[_col(cases, "cohort", int)],
         "referral_day": _col(cases, "referral_day"),
-        "true_risk": risk[_col(cases, "true_risk", int)],  # type: ignore[arg-type]
-        "graded_risk": risk[_col(cases, "graded", int)],  # type: ignore[arg-type]
+        "true_risk": risk[_col(cases, "true_risk", int)],
+        "graded_risk": risk[_col(cases, "graded", int)],
         "escalated": _col(cases, "escalated", bool),
         "first_generation": _col(cases, "first_generation", bool),
-        "n_devices": np.fromiter((len(c.devices) for c in cases), dtype=np.int64, count=len(cases)),
-        "n_children": np.fromiter((len(c.children) for c in cases), dtype=np.int64, count=len(cases)),
+        "n_devices": np.fromiter(map(len, map(attrgetter("devices"), cases)), dtype=np.int64,
+                                 count=len(cases)),
+        "n_children": np.fromiter(map(len, map(attrgetter("children"), cases)), dtype=np.int64,
+                                  count=len(cases)),
         "intake_done_day": _col(cases, "t_intake_done"),
         "warrant_day": _col(cases, "t_warrant"),
         "examined_day": _col(cases, "t_exam_done"),
@@ -163,10 +187,11 @@ def _cases_table(cases: list[Case]) -> Table:
 def _devices_table(devices: list[Device], type_names: list[str]) -> Table:
     types = np.asarray(type_names, dtype=object)
     return {
-        "device_id": _col(devices, "id", int),  # type: ignore[arg-type]
-        "case_id": np.fromiter((d.case.id for d in devices), dtype=np.int64, count=len(devices)),
-        "device_type": types[_col(devices, "device_type", int)] if devices else np.empty(0),  # type: ignore[arg-type]
-        "route": np.asarray(ROUTES_DEVICE, dtype=object)[_col(devices, "route", int)],  # type: ignore[arg-type]
+        "device_id": _col(devices, "id", int),
+        "case_id": np.fromiter(map(attrgetter("case.id"), devices), dtype=np.int64,
+                               count=len(devices)),
+        "device_type": types[_col(devices, "device_type", int)] if devices else np.empty(0),
+        "route": np.asarray(ROUTES_DEVICE, dtype=object)[_col(devices, "route", int)],
         "data_tb": _col(devices, "data_tb"),
         "images": _col(devices, "images"),
         "unknown_images": _col(devices, "unknown_images"),
@@ -178,17 +203,17 @@ def _devices_table(devices: list[Device], type_names: list[str]) -> Table:
 
 
 def _children_table(children: list[Child], end: float) -> Table:
-    referral = np.fromiter((c.case.referral_day for c in children), dtype=float, count=len(children))
+    referral = _col(children, "case.referral_day")
     identified = _col(children, "identified_day")
     safeguarded = _col(children, "safeguarded_day")
     return {
-        "child_id": _col(children, "id", int),  # type: ignore[arg-type]
-        "case_id": np.fromiter((c.case.id for c in children), dtype=np.int64, count=len(children)),
+        "child_id": _col(children, "id", int),
+        "case_id": _col(children, "case.id", np.int64),
         "cohort": np.asarray(COHORTS, dtype=object)[
-            np.fromiter((c.case.cohort for c in children), dtype=np.int64, count=len(children))],
+            _col(children, "case.cohort", np.int64)],
         "true_risk": np.asarray(RISK_NAMES, dtype=object)[
-            np.fromiter((c.case.true_risk for c in children), dtype=np.int64, count=len(children))],
-        "route": np.asarray(ROUTES_CHILD, dtype=object)[_col(children, "route", int)],  # type: ignore[arg-type]
+            _col(children, "case.true_risk", np.int64)],
+        "route": np.asarray(ROUTES_CHILD, dtype=object)[_col(children, "route", int)],
         "referral_day": referral,
         "identified_day": identified,
         "safeguarding_referral_day": _col(children, "referred_day"),

@@ -5,9 +5,15 @@ one or more stations; when a member is free, the pool takes the most urgent wait
 job across its stations (lowest key, then arrival order). A station without a pool is
 an infinite-server delay (no waiting), and a disabled station passes work straight on.
 
-Service completions are SimPy timeouts with a callback, not a process per job: the
-cost of one service is one scheduled event. Jobs are never interrupted (service is
-non-preemptive); staff leaving a pool finish the job in hand first.
+Service completions are events on SimPy's queue with a callback, not a process per
+job: the cost of one service is one scheduled event. Jobs are never interrupted
+(service is non-preemptive); staff leaving a pool finish the job in hand first.
+
+This is the simulator's hot path (see ``bench/RESULTS.md``): a job that finds a free
+member starts at once without passing through the queue, and a service completion is a
+small :class:`_Service` record pushed straight onto the environment's event queue
+exactly as :meth:`simpy.Environment.schedule` would push a ``Timeout`` (same time,
+priority and sequence number, so the event order is unchanged).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from sim.monitor.records import StationLog
 
@@ -26,6 +33,28 @@ KeyFn = Callable[[Any, float], tuple[float, float]]
 #: ``work(item) -> hours`` of staff effort (calendar hours for a delay stage).
 WorkFn = Callable[[Any], float]
 DoneFn = Callable[[Any], None]
+
+_heappush = heapq.heappush
+_heappop = heapq.heappop
+
+
+class _Service:
+    """A service in progress, as an event on SimPy's queue.
+
+    :meth:`simpy.Environment.step` reads only ``callbacks`` (and ``_ok``) of the
+    events it pops, so this slotted record is all a completion needs; it costs a
+    fraction of a :class:`simpy.Timeout`. Never yielded by a process.
+    """
+
+    __slots__ = ("callbacks", "item", "row", "tier")
+    _ok = True
+    _value = None
+
+    def __init__(self, callbacks: list[Callable[[Any], None]], item: Any, tier: int, row: int):
+        self.callbacks = callbacks
+        self.item = item
+        self.tier = tier
+        self.row = row
 
 
 class Pool:
@@ -99,7 +128,9 @@ class Pool:
 
     def release(self, tier: int) -> None:
         """A member of ``tier`` finished a job: free them, or let them leave."""
-        self._account(self.env._now)
+        now = self.env._now
+        self.busy_area += self.busy * (now - self._last)
+        self._last = now
         self.busy -= 1
         if self.leaving[tier]:
             self.leaving[tier] -= 1
@@ -111,8 +142,25 @@ class Pool:
         """Start jobs while a member is free and a job waits."""
         free = self.free
         stations = self.stations
+        if len(stations) == 1:
+            station = stations[0]
+            queue = station.queue
+            while queue:
+                for tier, n_free in enumerate(free):  # noqa: B007 - tier used below
+                    if n_free:
+                        break
+                else:
+                    return
+                entry = _heappop(queue)
+                free[tier] -= 1
+                now = self.env._now
+                self.busy_area += self.busy * (now - self._last)
+                self._last = now
+                self.busy += 1
+                station.start(entry[4], entry[3], tier)
+            return
         while True:
-            for tier, n_free in enumerate(free):
+            for tier, n_free in enumerate(free):  # noqa: B007 - tier used below
                 if n_free:
                     break
             else:
@@ -177,6 +225,9 @@ class Station:
         self._last = 0.0
         self._seq = 0
         self._days_per_hour = pool.days_per_work_hour if pool is not None else 1.0 / 24.0
+        # One callbacks list shared by every completion event of this station: SimPy
+        # only reads it (and then sets the event's own attribute to None).
+        self._callbacks: list[Callable[[Any], None]] = [self._finish]
         if pool is not None:
             pool.stations.append(self)
 
@@ -196,22 +247,52 @@ class Station:
             self.on_done(item)
             return
         now = self.env._now
-        self._account(now)
+        queue = self.queue
+        dt = now - self._last
+        if dt:  # self._account(now), inlined
+            n_queue = len(queue)
+            self.queue_area += n_queue * dt
+            self.system_area += (n_queue + self.in_service) * dt
+            self._last = now
         since = now if arrived_at is None else arrived_at
         pool = self.pool
         if pool is None:
             self.start(item, since, -1)
             return
+        if not queue:
+            # Nothing waits at any station of the pool: a free member (fastest tier
+            # first) takes the item at once, as dispatch() would after queueing it.
+            # The sequence number still counts: dispatch() compares queue heads of a
+            # pool's stations by (key, sequence number), so it breaks ties between them.
+            for station in pool.stations:
+                if station.queue:
+                    break
+            else:
+                free = pool.free
+                for tier, n_free in enumerate(free):
+                    if n_free:
+                        self._seq += 1
+                        free[tier] -= 1
+                        pool.busy_area += pool.busy * (now - pool._last)
+                        pool._last = now
+                        pool.busy += 1
+                        self.start(item, since, tier)
+                        return
         k1, k2 = self.key(item, since)
         self._seq += 1
-        heapq.heappush(self.queue, (k1, k2, self._seq, since, item))
+        _heappush(queue, (k1, k2, self._seq, since, item))
         pool.dispatch()
 
     def start(self, item: Any, arrived_at: float, tier: int) -> None:
         """Begin service of ``item`` by a member of ``tier`` (-1 for a delay)."""
         env = self.env
         now = env._now
-        self._account(now)
+        dt = now - self._last
+        if dt:  # self._account(now), inlined
+            n_queue = len(self.queue)
+            self.queue_area += n_queue * dt
+            self.system_area += (n_queue + self.in_service) * dt
+            self._last = now
         self.in_service += 1
         hours = self.work(item)
         if tier >= 0:
@@ -219,20 +300,37 @@ class Station:
             duration = hours * self._days_per_hour / self.pool.tier_speeds[tier]
         else:
             duration = hours * self._days_per_hour
-        row = self.log.started(item.id, item.case.priority, arrived_at, now, duration, tier)
-        event = env.timeout(duration, (item, tier, row))
-        event.callbacks.append(self._finish)
+        if duration < 0:
+            raise ValueError(f"negative service time {duration} at stage {self.name}")
+        log = self.log  # StationLog.started(), inlined
+        end = log.end
+        log.entity.append(item.id)
+        log.priority.append(item.case.priority)
+        log.arrive.append(arrived_at)
+        log.start.append(now)
+        end.append(NAN)
+        log.service.append(duration)
+        log.tier.append(tier)
+        # What env.timeout(duration) would schedule, minus the Timeout object.
+        queue: list[Any] = env._queue
+        _heappush(queue, (now + duration, NORMAL, next(env._eid),
+                          _Service(self._callbacks, item, tier, len(end) - 1)))
 
-    def _finish(self, event: simpy.Event) -> None:
-        item, tier, row = event._value
+    def _finish(self, event: _Service) -> None:
+        item = event.item
         now = self.env._now
-        self._account(now)
+        dt = now - self._last
+        if dt:  # self._account(now), inlined
+            n_queue = len(self.queue)
+            self.queue_area += n_queue * dt
+            self.system_area += (n_queue + self.in_service) * dt
+            self._last = now
         self.in_service -= 1
         self.completed += 1
-        self.log.end[row] = now
+        self.log.end[event.row] = now
         pool = self.pool
         if pool is not None:
-            pool.release(tier)
+            pool.release(event.tier)
             self.on_done(item)
             pool.dispatch()
         else:

@@ -1,0 +1,1 @@
+"""Monitoring: logs written during a replication and the tables built from them."""

@@ -30,33 +30,48 @@ def _arr(values: Sequence[float]) -> np.ndarray:
 def stage_visits(logs: dict[str, StationLog], entity_kind: dict[str, str],
                  case_of_device: np.ndarray, tier_names: dict[str, list[str]]) -> Table:
     """One row per entity per stage visit (waiting ones included, start = NaN)."""
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "stage", "entity", "entity_id", "case_id", "priority", "arrive_day", "start_day",
-        "end_day", "wait_days", "service_days", "staff_tier")}
-    for name, log in logs.items():
-        n = len(log)
-        if n == 0:
-            continue
-        ids = np.asarray(log.entity, dtype=np.int64)
+    parts = [(name, log, len(log)) for name, log in logs.items() if len(log)]
+    if not parts:
+        return {k: np.empty(0) for k in _VISIT_COLUMNS}
+    total = sum(n for _, _, n in parts)
+    # Columns are allocated once and filled per station (no concatenation); text
+    # columns are filled with one shared str object per station.
+    out: Table = {k: np.empty(total, dtype=dtype) for k, dtype in _VISIT_COLUMNS.items()}
+    i = 0
+    for name, log, n in parts:
+        sl = slice(i, i + n)
+        i += n
         kind = entity_kind[name]
-        arrive, start, end = _arr(log.arrive), _arr(log.start), _arr(log.end)
-        tiers = np.asarray(log.tier, dtype=np.int64)
+        out["stage"][sl] = name
+        out["entity"][sl] = kind
+        ids = out["entity_id"][sl]
+        ids[:] = log.entity
+        case_id = out["case_id"][sl]
+        if kind == "device":
+            case_id[:] = case_of_device[ids]
+        elif kind == "child":
+            case_id[:] = -1
+        else:
+            case_id[:] = ids
+        out["priority"][sl] = log.priority
+        arrive, start = out["arrive_day"][sl], out["start_day"][sl]
+        arrive[:] = log.arrive
+        start[:] = log.start
+        out["end_day"][sl] = log.end
+        np.subtract(start, arrive, out=out["wait_days"][sl])
+        out["service_days"][sl] = log.service
         names = np.asarray([*tier_names.get(name, []), ""], dtype=object)
-        cols["stage"].append(np.full(n, name, dtype=object))
-        cols["entity"].append(np.full(n, kind, dtype=object))
-        cols["entity_id"].append(ids)
-        cols["case_id"].append(case_of_device[ids] if kind == "device" else
-                               np.full(n, -1, dtype=np.int64) if kind == "child" else ids)
-        cols["priority"].append(np.asarray(log.priority, dtype=np.int64))
-        cols["arrive_day"].append(arrive)
-        cols["start_day"].append(start)
-        cols["end_day"].append(end)
-        cols["wait_days"].append(start - arrive)
-        cols["service_days"].append(_arr(log.service))
-        cols["staff_tier"].append(names[tiers])
-    if not cols["stage"]:
-        return {k: np.empty(0) for k in cols}
-    return {k: np.concatenate(v) for k, v in cols.items()}
+        out["staff_tier"][sl] = names[np.asarray(log.tier, dtype=np.int64)]
+    return out
+
+
+#: Columns of ``stage_visits`` and their dtypes.
+_VISIT_COLUMNS: dict[str, type] = {
+    "stage": object, "entity": object, "entity_id": np.int64, "case_id": np.int64,
+    "priority": np.int64, "arrive_day": np.float64, "start_day": np.float64,
+    "end_day": np.float64, "wait_days": np.float64, "service_days": np.float64,
+    "staff_tier": object,
+}
 
 
 def _count_le(sorted_values: np.ndarray, grid: np.ndarray) -> np.ndarray:

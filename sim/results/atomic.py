@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def write_atomic(path: Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:
+def write_atomic(path: Path, write: Callable[[IO[Any]], object], binary: bool = False) -> None:
     """Write via a temporary file in the same folder, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8",
-                                                                           "newline": ""})) as f:
+        handle: IO[Any] = (os.fdopen(fd, "wb") if binary
+                           else os.fdopen(fd, "w", encoding="utf-8", newline=""))
+        with handle as f:
             write(f)
         os.replace(tmp, path)
     except BaseException:

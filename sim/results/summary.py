@@ -14,6 +14,7 @@ from sim.analysis.metrics import IDENTIFY_GRID_DAYS, METRICS
 from sim.analysis.stats import Estimate, band
 from sim.experiment.runner import ExperimentResult
 from sim.results.atomic import write_atomic, write_json
+from sim.results.tables import csv_writer
 
 
 def _num(x: float) -> float | None:
@@ -67,7 +68,7 @@ def write_run_outputs(folder: Path, result: ExperimentResult, manifest: dict[str
     for name, frame in (("replication_metrics.csv", metrics_frame(result)),
                         ("identify_curve.csv", identify_curve_frame(result)),
                         ("waiting_timeseries.csv", waiting_frame(result))):
-        write_atomic(folder / name, lambda f, df=frame: df.to_csv(f, index=False, float_format="%.6g"))
+        write_atomic(folder / name, csv_writer(frame))
     if plots:
         from sim.plots.run_plots import save_run_plots
 

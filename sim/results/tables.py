@@ -7,7 +7,9 @@ the number of replications. :func:`read_table` concatenates them back for analys
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 import pandas as pd
 
@@ -40,9 +42,27 @@ def write_replication_tables(records: Records, root: Path, fmt: str = "csv") -> 
         df = records.frame(name)
         path = table_path(root, name, records.replication, fmt)
         if fmt == "csv":
-            write_atomic(path, lambda f, df=df: df.to_csv(f, index=False, float_format="%.6g"))
+            write_atomic(path, csv_writer(df))
         else:
-            write_atomic(path, lambda f, df=df: df.to_parquet(f, index=False), binary=True)
+            write_atomic(path, parquet_writer(df), binary=True)
+
+
+def csv_writer(df: pd.DataFrame) -> Callable[[IO[Any]], None]:
+    """A writer of ``df`` as CSV (six significant digits) for :func:`write_atomic`."""
+
+    def write(f: IO[Any]) -> None:
+        df.to_csv(f, index=False, float_format="%.6g")
+
+    return write
+
+
+def parquet_writer(df: pd.DataFrame) -> Callable[[IO[Any]], None]:
+    """A writer of ``df`` as Parquet for :func:`write_atomic`."""
+
+    def write(f: IO[Any]) -> None:
+        df.to_parquet(f, index=False)
+
+    return write
 
 
 def read_table(results_dir: str | Path, table: str) -> pd.DataFrame:

@@ -29,6 +29,7 @@ import atexit
 import math
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -197,13 +198,22 @@ def workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _noop_arg(_: int) -> None:
+    return None
+
+
 def _executor() -> Executor:
     global _EXECUTOR
     if _EXECUTOR is None:
-        # forkserver: safe when the parent has threads; the preload pays imports once.
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["sim.model.replication", "scipy.stats"])
-        _EXECUTOR = ProcessPoolExecutor(max_workers=workers(), mp_context=ctx)
+        # fork: no re-import of __main__, children inherit the imported model. Python
+        # >= 3.12 warns about fork in a threaded parent; our children run only
+        # run_replication, so start them all now with that warning silenced.
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            _EXECUTOR = ProcessPoolExecutor(max_workers=workers(), mp_context=ctx)
+            list(_EXECUTOR.map(_noop_arg, range(workers())))
         atexit.register(_EXECUTOR.shutdown)
     return _EXECUTOR
 

@@ -1,0 +1,1 @@
+"""Pure analysis of results: survival, statistics, metrics, offered load."""

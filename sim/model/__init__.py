@@ -1,0 +1,1 @@
+"""The pipeline model: entities, population, stations, routing, one replication."""

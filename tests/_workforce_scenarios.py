@@ -1,0 +1,136 @@
+"""Small scenarios and helpers shared by the ``test_workforce*`` tests.
+
+Built in code (no files), so the tests depend on nothing outside the repository.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from sim.config import Scenario, scenario_from_dict
+from sim.monitor.records import Records
+
+OFFICE = {"hours_per_day": 7.5, "days_per_week": 5, "availability": 0.8}
+RISKS = ("very_high", "high", "medium", "low")
+
+#: A small full pipeline (the shape of the team's ``mini`` scenario, shorter and lighter).
+BASE: dict[str, Any] = {
+    "name": "wf-base",
+    "run": {"horizon_days": 200, "seed": 3, "replications": 1},
+    "demand": {"referrals_per_year": 1300, "annual_growth_rate": 0.1,
+               "risk_mix": {"very_high": 0.1, "high": 0.2, "medium": 0.3, "low": 0.4}},
+    "cases": {
+        "children_in_contact": {"very_high": {"poisson": {"mean": 1.5}},
+                                "high": {"poisson": {"mean": 0.8}},
+                                "medium": {"poisson": {"mean": 0.3}},
+                                "low": {"poisson": {"mean": 0.1}}},
+        "devices_per_case": {"poisson": {"mean": 4, "offset": 1}},
+        "device_types": {
+            "phone": {"share": 0.6, "data_tb": {"lognormal": {"mean": 0.1, "sd": 0.1}},
+                      "images": {"lognormal": {"mean": 5000, "sd": 8000}}},
+            "computer": {"share": 0.4, "data_tb": {"lognormal": {"mean": 1.0, "sd": 1.0}},
+                         "images": {"lognormal": {"mean": 30000, "sd": 50000}}},
+        },
+        "first_generation_probability": {"very_high": 0.3, "high": 0.15, "medium": 0.05,
+                                         "low": 0.02},
+        "depicted_children": {"poisson": {"mean": 1, "offset": 1}},
+    },
+    "triage": {"grading_accuracy": 0.84, "escalation_detect_probability": 0.7},
+    "stages": {
+        "intake": {"pool": "investigators", "discipline": "fifo",
+                   "service": {"lognormal": {"mean_hours": 6, "sd_hours": 3}}},
+        "enforcement": {"pool": "enforcement", "discipline": "deadline",
+                        "service": {"lognormal": {"mean_hours": 16, "sd_hours": 8}}},
+        "safeguarding": {"service": {"lognormal": {"mean_hours": 24, "sd_hours": 12}}},
+        "device_triage": {"pool": "hub", "service": {"exponential": {"mean_hours": 2}},
+                          "kiosk": {"pool": "kiosk_officers",
+                                    "service": {"exponential": {"mean_hours": 1.5}}}},
+        "lab_examination": {
+            "pool": "examiners", "hours_per_tb": 2,
+            "service_by_device_type": {"phone": {"gamma": {"mean_hours": 6, "sd_hours": 4}},
+                                       "computer": {"gamma": {"mean_hours": 14, "sd_hours": 8}}}},
+        "image_grading": {"pool": "graders", "images_per_hour": 200},
+        "database_upload": {"pool": "graders", "service": {"fixed": {"value_hours": 0.5}}},
+        "victim_identification": {
+            "pool": "vid", "service": {"lognormal": {"mean_hours": 20, "sd_hours": 10}},
+            "identification_probability": 0.6,
+            "identification_delay": {"exponential": {"mean_days": 30}}},
+    },
+    "staff": {
+        "investigators": {"headcount": 10, **OFFICE},
+        "enforcement": {"headcount": 15, **OFFICE},
+        "hub": {"headcount": 4, **OFFICE},
+        "kiosk_officers": {"headcount": 8, **OFFICE},
+        "examiners": {"headcount": 30, **OFFICE,
+                      "tiers": [{"name": "trainee", "share": 0.2, "speed_multiplier": 0.6},
+                                {"name": "accredited", "share": 0.8}]},
+        "graders": {"headcount": 20, **OFFICE, "max_imagery_hours_per_day": 4},
+        "vid": {"headcount": 2, **OFFICE},
+    },
+    "policies": {"safeguarding_referral": "after_examination", "kiosk_share_of_phones": 0.7},
+    "initial_backlog": {
+        "lab_examination": {"count": 400, "age_days": {"uniform": {"low": 0, "high": 300}}},
+        "enforcement": {"count": 50, "age_days": {"uniform": {"low": 0, "high": 60}}},
+    },
+}
+
+#: Tables and columns that existed before the workforce levers: a scenario without the
+#: new blocks must reproduce them bit for bit.
+LEGACY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cases": ("case_id", "cohort", "escalated", "examined_day", "first_generation",
+              "graded_risk", "intake_done_day", "n_children", "n_devices", "referral_day",
+              "true_risk", "uploaded_day", "vid_done_day", "warrant_day"),
+    "children": ("case_id", "child_id", "cohort", "identified", "identified_day",
+                 "referral_day", "route", "safeguarded", "safeguarded_day",
+                 "safeguarding_referral_day", "time_to_identify_days", "true_risk"),
+    "devices": ("case_id", "data_tb", "device_id", "device_type", "examined_day",
+                "graded_day", "images", "route", "seized_day", "unknown_images",
+                "uploaded_day"),
+    "staff_timeseries": ("busy_mean", "day", "on_duty", "pool", "utilisation"),
+    "stage_timeseries": ("day", "in_service", "stage", "waiting", "waiting_over_365d",
+                         "waiting_over_90d"),
+    "stage_visits": ("arrive_day", "case_id", "end_day", "entity", "entity_id", "priority",
+                     "service_days", "staff_tier", "stage", "start_day", "wait_days"),
+}
+LEGACY_BALANCE = ("arrived", "completed", "waiting", "in_service")
+
+
+def data(**changes: Any) -> dict[str, Any]:
+    """A deep copy of :data:`BASE` with dotted keys set (``None`` deletes the key)."""
+    out = copy.deepcopy(BASE)
+    for dotted, value in changes.items():
+        node = out
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return out
+
+
+def scenario(**changes: Any) -> Scenario:
+    """:data:`BASE` with dotted-key changes, validated."""
+    return scenario_from_dict(data(**changes))
+
+
+def legacy_fingerprint(records: Records) -> str:
+    """SHA-256 of the pre-existing tables, columns and conservation counts."""
+    h = hashlib.sha256()
+    for table, columns in LEGACY_COLUMNS.items():
+        for column in columns:
+            values = np.asarray(records.tables[table][column])
+            h.update(f"{table}.{column}".encode())
+            if values.dtype.kind in "OUS":
+                h.update("|".join(map(str, values.tolist())).encode())
+            else:
+                h.update(np.ascontiguousarray(np.round(values.astype(float), 9)).tobytes())
+    for stage in sorted(records.conservation):
+        counts = records.conservation[stage]
+        h.update(f"{stage}:{[counts[k] for k in LEGACY_BALANCE]}".encode())
+    return h.hexdigest()

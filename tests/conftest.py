@@ -1,0 +1,135 @@
+"""Shared fixtures: small scenarios built in code, so tests depend on no file in /tmp."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sim.config import Scenario, scenario_from_dict
+
+HOURS_24_7 = {"hours_per_day": 24, "days_per_week": 7, "availability": 1.0}
+OFFICE = {"hours_per_day": 7.5, "days_per_week": 5, "availability": 0.8}
+
+MINI: dict[str, Any] = {
+    "name": "mini",
+    "run": {"horizon_days": 300, "seed": 7, "replications": 2},
+    "demand": {"referrals_per_year": 1500, "annual_growth_rate": 0.1,
+               "risk_mix": {"very_high": 0.1, "high": 0.2, "medium": 0.3, "low": 0.4}},
+    "cases": {
+        "children_in_contact": {"very_high": {"poisson": {"mean": 1.5}},
+                                "high": {"poisson": {"mean": 0.8}},
+                                "medium": {"poisson": {"mean": 0.3}},
+                                "low": {"poisson": {"mean": 0.1}}},
+        "devices_per_case": {"poisson": {"mean": 4, "offset": 1}},
+        "device_types": {
+            "phone": {"share": 0.6, "data_tb": {"lognormal": {"mean": 0.1, "sd": 0.1}},
+                      "images": {"lognormal": {"mean": 3000, "sd": 3000}}},
+            "computer": {"share": 0.4, "data_tb": {"lognormal": {"mean": 1.0, "sd": 1.0}},
+                         "images": {"lognormal": {"mean": 10000, "sd": 10000}}},
+        },
+        "first_generation_probability": {"very_high": 0.3, "high": 0.15, "medium": 0.05,
+                                         "low": 0.02},
+        "depicted_children": {"poisson": {"mean": 1, "offset": 1}},
+    },
+    "triage": {"grading_accuracy": 0.84, "escalation_detect_probability": 0.7,
+               "contact_children_found_at_research_probability": 0.5},
+    "stages": {
+        "intake": {"pool": "investigators", "discipline": "fifo",
+                   "service": {"lognormal": {"mean_hours": 6, "sd_hours": 3}}},
+        "enforcement": {"pool": "enforcement", "discipline": "deadline",
+                        "service": {"lognormal": {"mean_hours": 16, "sd_hours": 8}}},
+        "safeguarding": {"service": {"lognormal": {"mean_hours": 24, "sd_hours": 12}}},
+        "device_triage": {"pool": "hub", "service": {"exponential": {"mean_hours": 1}},
+                          "kiosk": {"pool": "kiosks",
+                                    "service": {"exponential": {"mean_hours": 1.5}}}},
+        "lab_examination": {
+            "pool": "examiners", "hours_per_tb": 2,
+            "service_by_device_type": {"phone": {"gamma": {"mean_hours": 6, "sd_hours": 4}},
+                                       "computer": {"gamma": {"mean_hours": 14, "sd_hours": 8}}}},
+        "image_grading": {"pool": "graders", "images_per_hour": 400},
+        "database_upload": {"pool": "graders", "service": {"fixed": {"value_hours": 0.25}}},
+        "victim_identification": {
+            "pool": "vid", "service": {"lognormal": {"mean_hours": 20, "sd_hours": 10}},
+            "identification_probability": 0.6,
+            "identification_delay": {"exponential": {"mean_days": 20}}},
+    },
+    "staff": {
+        "investigators": {"headcount": 12, **OFFICE},
+        "enforcement": {"headcount": 20, **OFFICE},
+        "hub": {"headcount": 6, **OFFICE},
+        "kiosks": {"headcount": 6, **OFFICE},
+        "examiners": {"headcount": 30, **OFFICE,
+                      "tiers": [{"name": "trainee", "share": 0.2, "speed_multiplier": 0.6},
+                                {"name": "accredited", "share": 0.8}]},
+        "graders": {"headcount": 20, **OFFICE, "max_imagery_hours_per_day": 4},
+        "vid": {"headcount": 3, **OFFICE},
+    },
+    "policies": {"safeguarding_referral": "at_warrant", "kiosk_share_of_phones": 0.7},
+    "initial_backlog": {
+        "lab_examination": {"count": 400, "age_days": {"uniform": {"low": 0, "high": 300}}},
+        "enforcement": {"count": 40, "age_days": {"uniform": {"low": 0, "high": 60}}},
+    },
+}
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    if value is None and last in node:
+        del node[last]
+    else:
+        node[last] = value
+
+
+@pytest.fixture
+def mini_data() -> dict[str, Any]:
+    """A fresh copy of the small full-pipeline scenario as a dict."""
+    return copy.deepcopy(MINI)
+
+
+@pytest.fixture
+def make_mini() -> Callable[..., Scenario]:
+    """Build the small scenario with dotted-key overrides (None deletes a key)."""
+
+    def build(**overrides: Any) -> Scenario:
+        data = copy.deepcopy(MINI)
+        for key, value in overrides.items():
+            _set(data, key.replace("__", "."), value)
+        return scenario_from_dict(data)
+
+    return build
+
+
+def lab_queue(servers: int, mean_service_days: float, arrivals_per_day: float,
+              horizon_days: float, warmup_days: float = 0.0,
+              service: dict[str, Any] | None = None,
+              risk_mix: dict[str, float] | None = None) -> dict[str, Any]:
+    """The pipeline reduced to one lab queue: one device per case, everything else off."""
+    off = {"enabled": False}
+    return {
+        "name": "lab-queue",
+        "run": {"horizon_days": horizon_days, "warmup_days": warmup_days, "seed": 1},
+        "demand": {"referrals_per_year": arrivals_per_day * 365.25,
+                   "risk_mix": risk_mix or {"very_high": 0, "high": 0, "medium": 0, "low": 1}},
+        "cases": {
+            "children_in_contact": {k: {"fixed": {"value": 0}} for k in
+                                    ("very_high", "high", "medium", "low")},
+            "devices_per_case": {"fixed": {"value": 1}},
+            "device_types": {"phone": {"share": 1, "data_tb": {"fixed": {"value": 0}},
+                                       "images": {"fixed": {"value": 0}}}},
+            "first_generation_probability": {"very_high": 0, "high": 0, "medium": 0, "low": 0},
+            "depicted_children": {"fixed": {"value": 0}},
+        },
+        "stages": {
+            "intake": off, "enforcement": off, "safeguarding": off, "device_triage": off,
+            "lab_examination": {"pool": "examiners", "service": service or {
+                "exponential": {"mean_days": mean_service_days}}},
+            "image_grading": off, "database_upload": off, "victim_identification": off,
+        },
+        "staff": {"examiners": {"headcount": servers, **HOURS_24_7}},
+    }

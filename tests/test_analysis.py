@@ -1,0 +1,96 @@
+"""Statistics: Kaplan–Meier against scipy and hand calculations, intervals, streams."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from sim.analysis.stats import band, mean_ci
+from sim.analysis.survival import kaplan_meier, quantile, survival_at
+from sim.config.distspec import _parse_duration, _parse_plain
+from sim.distributions import draw, sampler
+from sim.streams import STREAM_NAMES, Streams
+
+
+def test_kaplan_meier_by_hand():
+    # times 1, 2 (censored), 3, 3, 4 (censored)
+    t, s = kaplan_meier(np.array([1, 2, 3, 3, 4.0]), np.array([1, 0, 1, 1, 0], dtype=bool))
+    np.testing.assert_allclose(t, [1, 3])
+    np.testing.assert_allclose(s, [4 / 5, 4 / 5 * (1 - 2 / 3)])
+    assert quantile(t, s, 0.5) == 3
+    assert math.isnan(quantile(t, s, 0.95))
+    np.testing.assert_allclose(survival_at(t, s, [0, 1, 2.5, 10]), [1, 0.8, 0.8, 0.8 / 3])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 30), st.booleans()), min_size=1, max_size=60))
+def test_kaplan_meier_matches_scipy(pairs):
+    times = np.array([p[0] for p in pairs], dtype=float)
+    observed = np.array([p[1] for p in pairs])
+    if not observed.any():
+        return
+    t, s = kaplan_meier(times, observed)
+    ref = stats.ecdf(stats.CensoredData(uncensored=times[observed], right=times[~observed]))
+    np.testing.assert_allclose(s, ref.sf.evaluate(t), atol=1e-12)
+
+
+def test_mean_ci_covers_and_clips():
+    est = mean_ci([1.0, 2.0, 3.0, np.nan])
+    assert est.n == 3 and est.n_total == 4 and est.mean == 2.0
+    assert est.ci_low == pytest.approx(2 - stats.t.ppf(0.975, 2) / math.sqrt(3))
+    clipped = mean_ci([0.0, 0.0, 0.1], bounds=(0.0, 1.0))
+    assert clipped.ci_low == 0.0
+    single = mean_ci([5.0])
+    assert single.mean == 5 and math.isnan(single.ci_low)
+    mean, low, high = band(np.array([[0.0, 1.0], [2.0, 3.0]]))
+    np.testing.assert_allclose(mean, [1, 2])
+    assert (low < mean).all() and (high > mean).all()
+
+
+@pytest.mark.parametrize("raw", [
+    {"exponential": {"mean_hours": 5}}, {"lognormal": {"mean_hours": 8, "sd_hours": 6}},
+    {"gamma": {"mean_days": 2, "sd_days": 1}}, {"uniform": {"low_hours": 1, "high_hours": 3}},
+    {"triangular": {"low_hours": 1, "mode_hours": 2, "high_hours": 6}},
+    {"empirical": {"values_hours": [1, 2, 10], "weights": [1, 1, 2]}},
+])
+def test_duration_samples_match_analytic_mean_and_variance(raw):
+    spec = _parse_duration(raw)
+    x = draw(spec, Streams(1, 0).get("service.intake"), 200_000)
+    assert x.mean() == pytest.approx(spec.mean, rel=0.02)
+    assert x.var() == pytest.approx(spec.variance, rel=0.06)
+    one = sampler(spec, Streams(1, 0).get("service.intake"))
+    np.testing.assert_allclose([one() for _ in range(5000)], x[:5000])
+
+
+@pytest.mark.parametrize("raw", [
+    {"poisson": {"mean": 3}}, {"negative_binomial": {"mean": 9, "sd": 7, "offset": 1}},
+    {"categorical": {"values": [0, 1, 4], "weights": [5, 3, 2]}}, {"fixed": {"value": 2}},
+])
+def test_count_samples_match_analytic_mean(raw):
+    spec = _parse_plain(raw, "count")
+    x = draw(spec, Streams(2, 0).get("case.devices"), 100_000)
+    assert x.dtype.kind == "i"
+    assert x.mean() == pytest.approx(spec.mean, rel=0.02)
+    assert x.var() == pytest.approx(spec.variance, rel=0.06, abs=1e-9)
+
+
+def test_streams_are_reproducible_and_distinct():
+    a = Streams(5, 1).get("arrivals").random(4)
+    np.testing.assert_array_equal(a, Streams(5, 1).get("arrivals").random(4))
+    assert not np.allclose(a, Streams(5, 2).get("arrivals").random(4))
+    assert not np.allclose(a, Streams(5, 1).get("case.risk").random(4))
+    assert not np.allclose(a, Streams(6, 1).get("arrivals").random(4))
+    with pytest.raises(KeyError, match="register it"):
+        Streams(1, 0).get("no-such-stream")
+    assert len(set(STREAM_NAMES)) == len(STREAM_NAMES)
+
+
+def test_stream_registry_is_append_only():
+    # Reordering the registry would silently change every result; pin its head.
+    assert STREAM_NAMES[:3] == ("arrivals", "case.risk", "case.grading")
+    assert STREAM_NAMES.index("service.lab_examination") == 21

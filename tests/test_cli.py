@@ -1,0 +1,99 @@
+"""The command line as a planner uses it: outputs, exit codes, readable errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.cli import main
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def mini_file(mini_data, tmp_path) -> Path:
+    mini_data["run"]["horizon_days"] = 120
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(mini_data, sort_keys=False))
+    return path
+
+
+def test_run_writes_summary_manifest_tables_and_plots(mini_file, tmp_path):
+    out_dir = tmp_path / "res"
+    code, out, err = run_cli("run", str(mini_file), "--reps", "2", "--seed", "4", "--workers", "1",
+                             "--out", str(out_dir), "--quiet")
+    assert code == 0, err
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["scenario"] == "mini" and summary["replications"] == 2 and summary["seed"] == 4
+    for name in ("time_to_identify_median_days", "time_to_identify_p90_days",
+                 "identified_within_30d_share", "child_days_at_risk", "lab_wait_median_days",
+                 "backlog_devices_end"):
+        metric = summary["metrics"][name]
+        assert set(metric) >= {"mean", "ci95_low", "ci95_high", "unit"}
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert len(manifest["scenario_sha256"]) == 64
+    assert manifest["seed"] == 4 and manifest["replications"] == 2
+    assert manifest["package_version"] and manifest["wall_seconds"] > 0
+    for png in ("backlog_devices.png", "backlog_by_stage.png", "time_to_identification.png"):
+        assert (out_dir / png).stat().st_size > 10_000
+    for table in ("stage_visits", "cases", "devices", "children", "stage_timeseries",
+                  "staff_timeseries"):
+        assert len(list((out_dir / "tables" / table).glob("rep-*.csv"))) == 2
+    assert "time_to_identify_median_days" in out and "95% CI" in out
+
+
+def test_bad_scenario_exit_2_with_location_and_no_traceback(mini_data, tmp_path):
+    mini_data["stages"]["lab_examination"]["discipine"] = "fifo"
+    mini_data["demand"]["referrals_per_year"] = -1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(mini_data, sort_keys=False))
+    code, _, err = run_cli("run", str(bad), "--out", str(tmp_path / "never"))
+    assert code == 2
+    assert "Traceback" not in err
+    assert "stages.lab_examination.discipine" in err and "did you mean 'discipline'" in err
+    assert "demand.referrals_per_year (value: -1)" in err
+    assert f"{bad}:" in err
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("args", [["run", "missing.yaml"], ["validate", "missing.yaml"]])
+def test_missing_file_is_a_clear_error(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(*args)
+    assert code == 2 and "not found" in err and "Traceback" not in err
+
+
+def test_bad_options_exit_2(mini_file):
+    for args in (["run", str(mini_file), "--reps", "0"], ["run", str(mini_file), "--seed", "x"],
+                 ["frobnicate"]):
+        code, _, _ = run_cli(*args)
+        assert code == 2
+
+
+def test_validate_reports_traffic_intensity_and_warns(mini_data, mini_file, tmp_path):
+    code, out, _ = run_cli("validate", str(mini_file))
+    assert code == 0 and "valid" in out and "lab_examination" in out and "rho" in out
+    mini_data["staff"]["examiners"]["headcount"] = 1
+    over = tmp_path / "over.yaml"
+    over.write_text(yaml.safe_dump(mini_data))
+    code, out, _ = run_cli("validate", str(over))
+    assert code == 0 and "WARNING: overloaded" in out
+    code, _, _ = run_cli("validate", "--strict", str(over))
+    assert code == 2
+
+
+def test_python_dash_m_sim_works(mini_file):
+    done = subprocess.run([sys.executable, "-m", "sim", "validate", str(mini_file)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "valid" in done.stdout

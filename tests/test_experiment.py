@@ -1,0 +1,82 @@
+"""Experiments: identical results whatever the backend; results folders never half written."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.experiment import ProcessBackend, SerialBackend, run_experiment
+from sim.results import read_table
+from sim.results.folder import StagedFolder
+from sim.results.summary import summary_dict
+
+
+def _tables_equal(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*.csv"))
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*.csv"))
+    assert files_a == files_b and files_a
+    _, mismatch, errors = filecmp.cmpfiles(a, b, [str(f) for f in files_a], shallow=False)
+    assert not mismatch and not errors
+
+
+def test_serial_equals_two_processes(make_mini, tmp_path):
+    s = make_mini(**{"run.horizon_days": 150})
+    serial = run_experiment(s, 3, 21, SerialBackend(), table_dir=tmp_path / "serial")
+    parallel = run_experiment(s, 3, 21, ProcessBackend(2), table_dir=tmp_path / "parallel")
+    _tables_equal(tmp_path / "serial", tmp_path / "parallel")
+    assert summary_dict(serial) == summary_dict(parallel)
+    assert [r.replication for r in parallel.replications] == [0, 1, 2]
+
+
+@pytest.mark.dask
+def test_dask_local_cluster_equals_serial(make_mini, tmp_path):
+    pytest.importorskip("distributed")
+    from sim.experiment import DaskBackend
+
+    s = make_mini(**{"run.horizon_days": 100})
+    serial = run_experiment(s, 2, 5, SerialBackend(), table_dir=tmp_path / "serial")
+    dask = run_experiment(s, 2, 5, DaskBackend(None, workers=2), table_dir=tmp_path / "dask")
+    _tables_equal(tmp_path / "serial", tmp_path / "dask")
+    assert summary_dict(serial) == summary_dict(dask)
+
+
+def _same(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a.keys() == b.keys() and all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)
+
+
+def test_replications_are_independent_of_how_many_run(make_mini):
+    s = make_mini(**{"run.horizon_days": 100})
+    two = run_experiment(s, 2, 8)
+    three = run_experiment(s, 3, 8)
+    assert _same(two.replications[1].metrics, three.replications[1].metrics)
+    assert not _same(two.replications[0].metrics, two.replications[1].metrics)
+    later = run_experiment(s, 1, 8, first_replication=2)
+    assert _same(later.replications[0].metrics, three.replications[2].metrics)
+
+
+def test_read_table_concatenates_replications(make_mini, tmp_path):
+    s = make_mini(**{"run.horizon_days": 60})
+    run_experiment(s, 2, 1, table_dir=tmp_path / "tables")
+    children = read_table(tmp_path, "children")
+    assert set(children.replication) == {0, 1}
+    with pytest.raises(FileNotFoundError):
+        read_table(tmp_path, "nope")
+
+
+def test_staged_folder_publishes_only_complete_runs(tmp_path):
+    out = tmp_path / "run"
+    with StagedFolder(out) as stage:
+        (stage / "summary.json").write_text(json.dumps({"v": 1}))
+    assert json.loads((out / "summary.json").read_text()) == {"v": 1}
+    with pytest.raises(KeyboardInterrupt), StagedFolder(out) as stage:
+        (stage / "summary.json").write_text(json.dumps({"v": 2}))
+        raise KeyboardInterrupt
+    assert json.loads((out / "summary.json").read_text()) == {"v": 1}
+    assert not (tmp_path / "run.partial").exists()
+    with StagedFolder(out) as stage:
+        (stage / "summary.json").write_text(json.dumps({"v": 3}))
+    assert json.loads((out / "summary.json").read_text()) == {"v": 3}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
