@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    comp = sub.add_parser("compare", help="compare scenarios on common random numbers",
+                          description="Run a base scenario and options with the same seed and "
+                                      "replications; print paired differences (option - base) "
+                                      "with 95%% confidence intervals.")
+    comp.add_argument("base", type=Path, help="the base scenario")
+    comp.add_argument("options", nargs="+", type=Path, help="scenarios to compare with the base")
+    comp.add_argument("--reps", type=_positive_int, help="replications (default: the base's)")
+    comp.add_argument("--seed", type=_non_negative_int, help="base seed (default: the base's)")
+    comp.add_argument("--workers", type=_positive_int, help="parallel worker processes")
+    comp.add_argument("--metrics", nargs="+", metavar="NAME",
+                      help="metrics to show (default: the headline ones)")
+
     validate = sub.add_parser("validate", help="check scenario files without running them",
                               description="Validate scenario files and report each stage's "
                                           "traffic intensity (offered load / capacity).")
@@ -171,6 +183,55 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+HEADLINE = ("time_to_identify_median_days", "time_to_identify_p90_days",
+            "identified_within_30d_share", "time_to_safeguard_median_days", "child_days_at_risk",
+            "lab_wait_median_days", "backlog_devices_end")
+
+
+def cmd_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``fbsim compare``."""
+    from sim.analysis.metrics import METRICS
+    from sim.experiment import make_backend
+    from sim.experiment.backends import available_cpus
+    from sim.experiment.compare import compare
+
+    base = _load(args.base)
+    options = [_load(p) for p in args.options]
+    names = args.metrics or list(HEADLINE)
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise UserError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    reps = args.reps or base.run.replications
+    seed = base.run.seed if args.seed is None else args.seed
+    backend = make_backend("processes", args.workers or max(1, min(available_cpus(), reps)))
+    if reps < 2:
+        raise UserError("compare needs at least 2 replications for confidence intervals")
+    print(f"fbsim compare: base {base.name}, {reps} replications, seed {seed} "
+          f"(common random numbers)", file=out)
+    for option in options:
+        comparison = compare(base, option, reps, seed, backend)
+        diffs = comparison.differences()
+        print(f"\n{option.name} - {base.name}", file=out)
+        rows = [("metric", "base", option.name, "difference", "95% CI of difference", "")]
+        for name in names:
+            d = diffs[name]
+            rows.append((name, _fmt(d.base.mean), _fmt(d.option.mean), _fmt(d.difference.mean),
+                         f"[{_fmt(d.difference.ci_low)}, {_fmt(d.difference.ci_high)}]",
+                         "*" if d.significant else ""))
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(),
+                  file=out)
+    print("\n* the interval excludes zero", file=out)
+    return EXIT_OK
+
+
+def _fmt(x: float) -> str:
+    if math.isnan(x):
+        return "n/a"
+    return f"{x:,.3f}" if abs(x) < 10 else f"{x:,.1f}"
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim validate``."""
     from sim.analysis.load import offered_load
@@ -224,7 +285,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    commands = {"run": cmd_run, "validate": cmd_validate}
+    commands = {"run": cmd_run, "validate": cmd_validate, "compare": cmd_compare}
     try:
         return commands[args.command](args, out, err)
     except (ScenarioError, UserError) as exc:

@@ -94,3 +94,16 @@ def test_stream_registry_is_append_only():
     # Reordering the registry would silently change every result; pin its head.
     assert STREAM_NAMES[:3] == ("arrivals", "case.risk", "case.grading")
     assert STREAM_NAMES.index("service.lab_examination") == 21
+
+
+def test_paired_difference_is_tighter_than_independent_intervals():
+    from sim.analysis.paired import paired_difference
+
+    rng = np.random.default_rng(0)
+    common = rng.normal(100, 10, 30)
+    base, option = common, common - 1 + rng.normal(0, 0.5, 30)
+    d = paired_difference(base, option)
+    assert d.significant and d.difference.ci_high < 0
+    assert d.difference.half_width < d.base.half_width / 5
+    with pytest.raises(ValueError):
+        paired_difference([1, 2], [1, 2, 3])

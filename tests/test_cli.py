@@ -97,3 +97,20 @@ def test_python_dash_m_sim_works(mini_file):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "valid" in done.stdout
+
+
+def test_compare_prints_paired_differences(mini_data, mini_file, tmp_path):
+    mini_data["run"]["horizon_days"] = 120
+    mini_data["name"] = "more-examiners"
+    mini_data["staff"]["examiners"]["headcount"] = 60
+    option = tmp_path / "more.yaml"
+    option.write_text(yaml.safe_dump(mini_data, sort_keys=False))
+    code, out, err = run_cli("compare", str(mini_file), str(option), "--reps", "3",
+                             "--workers", "1", "--metrics", "lab_wait_median_days",
+                             "backlog_devices_end")
+    assert code == 0, err
+    assert "more-examiners - mini" in out
+    line = next(row for row in out.splitlines() if row.startswith("backlog_devices_end"))
+    assert line.rstrip().endswith("*")  # 30 -> 60 examiners: fewer devices waiting, surely
+    code, _, err = run_cli("compare", str(mini_file), str(option), "--metrics", "nope")
+    assert code == 2 and "unknown metric" in err

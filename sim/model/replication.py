@@ -219,6 +219,7 @@ def _children_table(children: list[Child], end: float) -> Table:
         "safeguarding_referral_day": _col(children, "referred_day"),
         "safeguarded_day": safeguarded,
         "identified": ~np.isnan(identified),
+        "identification_censored": np.isnan(identified),
         "time_to_identify_days": np.where(np.isnan(identified), end, identified) - referral,
         "safeguarded": ~np.isnan(safeguarded),
     }
