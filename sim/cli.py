@@ -244,20 +244,25 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             _print_error(exc, err)
             status = EXIT_BAD_INPUT
             continue
+        end_day = scenario.run.end_day
         print(f"{path}: valid ({scenario.name})", file=out)
+        print("  traffic intensity rho = offered work / staff capacity (at the start; 'at end' "
+              "with demand growth, head-count as at the start)", file=out)
         print(f"  {'stage':<22} {'pool':<16} {'arrivals/day':>12} {'work h/item':>11} "
-              f"{'staff':>6} {'rho':>6} {'pool rho':>8}", file=out)
-        for row in offered_load(scenario):
+              f"{'staff':>6} {'rho':>6} {'pool rho':>8} {'at end':>7}", file=out)
+        for row, last in zip(offered_load(scenario), offered_load(scenario, end_day), strict=True):
             flag = ""
-            if row.pool is not None and row.rho_pool >= 1.0:
-                flag = "  WARNING: overloaded (rho >= 1): this backlog can only grow"
+            if row.pool is not None and max(row.rho_pool, last.rho_pool) >= 1.0:
+                when = "from the start" if row.rho_pool >= 1.0 else "by the end of the horizon"
+                flag = f"  WARNING: overloaded (rho >= 1) {when}: this backlog can only grow"
                 if args.strict:
                     status = EXIT_BAD_INPUT
             rho = "delay" if row.pool is None else _fmt_rho(row.rho_stage)
             pool_rho = "" if row.pool is None else _fmt_rho(row.rho_pool)
+            end_rho = "" if row.pool is None else _fmt_rho(last.rho_pool)
             print(f"  {row.stage:<22} {row.pool or '-':<16} {row.arrivals_per_day:>12.2f} "
-                  f"{row.work_hours_mean:>11.2f} {row.servers:>6} {rho:>6} {pool_rho:>8}{flag}",
-                  file=out)
+                  f"{row.work_hours_mean:>11.2f} {row.servers:>6} {rho:>6} {pool_rho:>8} "
+                  f"{end_rho:>7}{flag}", file=out)
     return status
 
 

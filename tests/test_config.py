@@ -187,3 +187,36 @@ def test_scenario_is_frozen(mini_data):
     s = scenario_from_dict(mini_data)
     with pytest.raises(Exception, match="frozen"):
         s.run.seed = 3  # type: ignore[misc]
+
+
+def test_stages_sharing_a_pool_need_one_discipline(mini_data):
+    mini_data["stages"]["database_upload"]["discipline"] = "fifo"  # shares 'graders'
+    with pytest.raises(ScenarioError) as exc:
+        scenario_from_dict(mini_data)
+    (p,) = exc.value.problems
+    assert p.key_path == "stages.database_upload.discipline"
+    assert "shares pool 'graders'" in p.message
+
+
+def test_extends_replaces_a_distribution_whole(mini_data, tmp_path):
+    write(tmp_path / "base.yaml", mini_data)
+    child = write(tmp_path / "child.yaml", textwrap.dedent("""\
+        extends: base.yaml
+        stages:
+          intake:
+            service: {gamma: {mean_days: 1, sd_days: 0.5}}
+        """))
+    s = load_scenario(child)
+    assert s.stages.intake.service is not None
+    assert s.stages.intake.service.family == "gamma" and s.stages.intake.service.mean == 24
+
+
+def test_inherited_csv_backlog_resolves_next_to_its_file(mini_data, tmp_path):
+    (tmp_path / "backlog.csv").write_text("stage,age_days\nlab_examination,5\n")
+    mini_data["initial_backlog"] = {"lab_examination": None, "csv": "backlog.csv"}
+    write(tmp_path / "base.yaml", mini_data)
+    (tmp_path / "sub").mkdir()
+    child = write(tmp_path / "sub" / "child.yaml", "extends: ../base.yaml\nname: c\n")
+    s = load_scenario(child)
+    assert s.initial_backlog.lab_examination is not None
+    assert s.initial_backlog.lab_examination.count == 1

@@ -230,3 +230,24 @@ def test_zero_demand_and_zero_staff_edge_cases(make_mini):
     rec = run_replication(make_mini(**{"staff.examiners.headcount": 0}), 0, 1)
     assert rec.conservation["lab_examination"]["completed"] == 0
     assert rec.conservation["lab_examination"]["waiting"] == rec.conservation["lab_examination"]["arrived"]
+
+
+def test_typed_service_times_add_to_the_common_time(make_mini):
+    s = make_mini(**{
+        "stages.lab_examination.service": {"fixed": {"value_hours": 1}},
+        "stages.lab_examination.service_by_device_type": {"computer": {"fixed": {"value_hours": 10}}},
+        "stages.lab_examination.hours_per_tb": 0,
+        "staff.examiners.tiers": None, "staff.examiners.availability": 1,
+        "staff.examiners.hours_per_day": 24, "staff.examiners.days_per_week": 7})
+    rec = run_replication(s, 0, 1)
+    sv = rec.frame("stage_visits")
+    lab = sv[(sv.stage == "lab_examination") & sv.end_day.notna()].merge(
+        rec.frame("devices")[["device_id", "device_type"]], left_on="entity_id", right_on="device_id")
+    hours = lab.groupby("device_type").service_days.agg(["min", "max"]) * 24
+    np.testing.assert_allclose(hours.loc["phone"], [1, 1])
+    np.testing.assert_allclose(hours.loc["computer"], [11, 11])
+    from sim.analysis.load import offered_load
+
+    row = next(r for r in offered_load(s) if r.stage == "lab_examination")
+    sim_mean = lab.service_days[lab.arrive_day >= 0].mean() * 24  # backlog skips the kiosk split
+    assert row.work_hours_mean == pytest.approx(sim_mean, rel=0.05)

@@ -56,6 +56,10 @@ COUNT_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Every family name, continuous or count.
+DISTRIBUTION_FAMILIES: frozenset[str] = frozenset(CONTINUOUS_FAMILIES) | frozenset(COUNT_FAMILIES)
+
+
 @dataclass(frozen=True)
 class DistSpec:
     """A parsed distribution: family, parameters in canonical units, and its kind.

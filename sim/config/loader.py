@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from sim.config.distspec import DISTRIBUTION_FAMILIES
 from sim.config.errors import Path, Problem, ScenarioError, dotted, problems_from_validation
 from sim.config.schema import RISK_LEVELS, Scenario
 
@@ -88,9 +89,20 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _is_distribution(value: Any) -> bool:
+    """A one-key mapping from a distribution family to its parameters."""
+    return (isinstance(value, dict) and len(value) == 1
+            and next(iter(value)) in DISTRIBUTION_FAMILIES
+            and isinstance(next(iter(value.values())), dict))
+
+
 def _merge(base: Any, override: Any) -> Any:
-    """Deep-merge mappings; anything else in ``override`` replaces ``base``."""
-    if isinstance(base, dict) and isinstance(override, dict):
+    """Deep-merge mappings; anything else in ``override`` replaces ``base``.
+
+    A distribution in ``override`` replaces the base's whole, so a scenario can change
+    a family or a unit suffix (merging key by key would mix two parameter sets).
+    """
+    if isinstance(base, dict) and isinstance(override, dict) and not _is_distribution(override):
         out = dict(base)
         for key, value in override.items():
             out[key] = _merge(base[key], value) if key in base else value
@@ -128,7 +140,9 @@ def _backlog_from_csv(data: dict[str, Any], base_dir: FsPath, lines: LineMap) ->
         return
     key = ("initial_backlog", "csv")
     file, line = lines.get(key, ("<scenario>", 0))
-    csv_path = base_dir / str(backlog["csv"])
+    # Relative to the file that wrote ``csv:`` (a base file, when inherited).
+    origin_dir = FsPath(file).resolve().parent if key in lines else base_dir
+    csv_path = origin_dir / str(backlog["csv"])
 
     def fail(msg: str, value: str = "") -> ScenarioError:
         return ScenarioError([Problem(file, line or None, dotted(key), value or str(csv_path), msg)])
@@ -158,7 +172,7 @@ def _backlog_from_csv(data: dict[str, Any], base_dir: FsPath, lines: LineMap) ->
         ages[row["stage"]][age] += count
         if risk:
             risks[row["stage"]][risk] += count
-    blocks = {k: v for k, v in backlog.items() if k != "csv"}
+    blocks = {k: v for k, v in backlog.items() if k != "csv" and v is not None}
     for stage, counter in ages.items():
         if stage in blocks:
             raise fail(f"stage '{stage}' is given both inline and in the CSV")

@@ -391,11 +391,21 @@ class Scenario(Strict):
     def _cross_references(self) -> Scenario:
         problems: list[str] = []
         device_types = set(self.cases.device_types)
+        disciplines: dict[str, tuple[str, str]] = {}
         for name, stage in self.stages.items():
             pools = [("pool", stage.pool)]
             if isinstance(stage, DeviceTriageStage) and stage.kiosk is not None:
                 pools.append(("kiosk.pool", stage.kiosk.pool))
             for key, pool in pools:
+                if pool is not None and stage.enabled:
+                    # A pool serving several stages compares their queue keys, which only
+                    # means something when the stages order work the same way.
+                    first = disciplines.setdefault(pool, (name, stage.discipline))
+                    if first[1] != stage.discipline:
+                        problems.append(
+                            f"stages.{name}.discipline: '{stage.discipline}' differs from "
+                            f"'{first[1]}' at stages.{first[0]}, which shares pool '{pool}'; stages "
+                            f"sharing a pool must use the same queue discipline")
                 if pool is not None and pool not in self.staff:
                     problems.append(f"stages.{name}.{key}: no staff pool named '{pool}'; "
                                     f"pools are: {', '.join(sorted(self.staff)) or '(none)'}")

@@ -23,9 +23,12 @@ import simpy
 
 from sim.config.schema import DEVICE_STAGES, RISK_LEVELS, Scenario, Stage
 from sim.distributions import draw, sampler
+from sim.model.automation import install_automation
 from sim.model.entities import BACKLOG, CONTACT, DEPICTED, KIOSK, LAB, NEW, Case, Child, Device
+from sim.model.outsourcing import OutsourcingRoute
 from sim.model.population import CaseDraws, draw_cases
 from sim.model.station import KeyFn, Pool, Station
+from sim.model.workforce import Workforce, make_pool
 from sim.streams import Streams
 
 NAN = math.nan
@@ -94,12 +97,14 @@ class Pipeline:
         self.database_upload = station("database_upload", self._uploaded)
         grading = st.image_grading
         base_grading = self._work("image_grading", grading)
+        self.grading_base_work = base_grading
         per_image = (0.0 if grading.images_per_hour is None else 1.0 / grading.images_per_hour)
         self.image_grading = station(
             "image_grading", self._graded,
             lambda d: base_grading(d) + d.unknown_images * per_image)
         lab = st.lab_examination
         base_lab = self._work("lab_examination", lab)
+        self.lab_base_work = base_lab
         per_tb = lab.hours_per_tb
         self.lab_examination = station("lab_examination", self._examined,
                                        lambda d: base_lab(d) + d.data_tb * per_tb)
@@ -117,13 +122,17 @@ class Pipeline:
             self.intake, self.enforcement, self.safeguarding, self.device_triage, self.kiosk,
             self.lab_examination, self.image_grading, self.database_upload,
             self.victim_identification]
+        # Workforce levers (sim.model.workforce, .outsourcing, .automation): each is
+        # inert, and schedules nothing, when its scenario block is absent.
+        self.to_lab: Callable[[Device], None] = self.lab_examination.arrive
+        self.adjust_found_at_research: Callable[[Case], None] | None = None
+        self.workforce = Workforce(self)
+        self.outsourcing = OutsourcingRoute(self) if scenario.outsourcing is not None else None
+        install_automation(self)
 
     # ----------------------------------------------------------------- building
     def _make_pool(self, name: str) -> Pool:
-        cfg = self.scenario.staff[name]
-        return Pool(self.env, name, [t.name for t in cfg.tiers],
-                    [t.speed_multiplier for t in cfg.tiers], cfg.tier_counts(),
-                    cfg.work_hours_per_calendar_day())
+        return make_pool(self.env, name, self.scenario)
 
     def _service_work(self, stream: str, service: Any, by_type: dict[str, Any] | None
                       ) -> Callable[[Any], float]:
@@ -133,12 +142,16 @@ class Pipeline:
             if base is None:
                 return lambda item: 0.0
             return lambda item: base()
-        fallback = base if base is not None else (lambda: 0.0)
-        typed = [sampler(by_type[t], self.streams.get(stream, i + 1)) if t in by_type else None
+        # Typed times add to the common ``service`` time; a type without its own time
+        # gets the common time alone (the schema refuses a type with neither).
+        def zero() -> float:
+            return 0.0
+
+        typed = [sampler(by_type[t], self.streams.get(stream, i + 1)) if t in by_type else zero
                  for i, t in enumerate(self.device_type_names)]
-        if service is not None and len(by_type) == len(typed):
-            return lambda d: fallback() + typed[d.device_type]()
-        return lambda d: (typed[d.device_type] or fallback)()
+        if base is None:
+            return lambda d: typed[d.device_type]()
+        return lambda d: base() + typed[d.device_type]()
 
     def _work(self, name: str, cfg: Stage) -> Callable[[Any], float]:
         return self._service_work(f"service.{name}", cfg.service, cfg.service_by_device_type)
@@ -330,6 +343,8 @@ class Pipeline:
         now = self.env._now
         case.t_intake_done = now
         self._grade(case)
+        if self.adjust_found_at_research is not None:
+            self.adjust_found_at_research(case)
         self._identify(case, case.children[: case.n_found_at_research], now)
         self.enforcement.arrive(case)
 
@@ -358,7 +373,7 @@ class Pipeline:
 
     def _triaged(self, device: Device) -> None:
         self._escalate(device.case)
-        self.lab_examination.arrive(device)
+        self.to_lab(device)
 
     def _kiosk_done(self, device: Device) -> None:
         self._escalate(device.case)
