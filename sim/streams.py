@@ -43,6 +43,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "workforce",
     "training",
     "outsourcing",
+    "case.research",
 )
 _INDEX = {name: i for i, name in enumerate(STREAM_NAMES)}
 

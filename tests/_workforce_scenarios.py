@@ -97,6 +97,8 @@ LEGACY_COLUMNS: dict[str, tuple[str, ...]] = {
                      "service_days", "staff_tier", "stage", "start_day", "wait_days"),
 }
 LEGACY_BALANCE = ("arrived", "completed", "waiting", "in_service")
+LEGACY_STAGES = ("intake", "enforcement", "safeguarding", "device_triage", "kiosk",
+                 "lab_examination", "image_grading", "database_upload", "victim_identification")
 
 
 def data(**changes: Any) -> dict[str, Any]:
@@ -130,7 +132,63 @@ def legacy_fingerprint(records: Records) -> str:
                 h.update("|".join(map(str, values.tolist())).encode())
             else:
                 h.update(np.ascontiguousarray(np.round(values.astype(float), 9)).tobytes())
-    for stage in sorted(records.conservation):
+    for stage in sorted(LEGACY_STAGES):
         counts = records.conservation[stage]
         h.update(f"{stage}:{[counts[k] for k in LEGACY_BALANCE]}".encode())
     return h.hexdigest()
+
+
+def lab_only(servers: int = 10, arrivals_per_day: float = 8.0, service_hours: float = 24.0,
+             horizon_days: float = 300.0, fixed: bool = False, **changes: Any) -> Scenario:
+    """The pipeline reduced to one lab queue (24/7 staff, one device per case).
+
+    ``service_hours`` is the mean (exponential, or fixed with ``fixed=True``) work per
+    device; the offered load is ``arrivals_per_day * service_hours / 24 / servers``.
+    """
+    off = {"enabled": False}
+    service = ({"fixed": {"value_hours": service_hours}} if fixed
+               else {"exponential": {"mean_hours": service_hours}})
+    out: dict[str, Any] = {
+        "name": "wf-lab",
+        "run": {"horizon_days": horizon_days, "seed": 5},
+        "demand": {"referrals_per_year": arrivals_per_day * 365.25,
+                   "risk_mix": {"very_high": 0.1, "high": 0.2, "medium": 0.3, "low": 0.4}},
+        "cases": {
+            "children_in_contact": {k: {"fixed": {"value": 0}} for k in RISKS},
+            "devices_per_case": {"fixed": {"value": 1}},
+            "device_types": {"phone": {"share": 1, "data_tb": {"fixed": {"value": 0}},
+                                       "images": {"fixed": {"value": 0}}}},
+            "first_generation_probability": {k: 0 for k in RISKS},
+            "depicted_children": {"fixed": {"value": 0}},
+        },
+        "stages": {
+            "intake": off, "enforcement": off, "safeguarding": off, "device_triage": off,
+            "lab_examination": {"pool": "examiners", "service": service, "discipline": "fifo"},
+            "image_grading": off, "database_upload": off, "victim_identification": off,
+        },
+        "staff": {"examiners": {"headcount": servers, "hours_per_day": 24,
+                                "days_per_week": 7, "availability": 1.0}},
+    }
+    for dotted, value in changes.items():
+        node = out
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return scenario_from_dict(out)
+
+
+def lab_visits(records: Records) -> Any:
+    """Lab rows of ``stage_visits`` as a DataFrame."""
+    import pandas as pd
+
+    sv = pd.DataFrame(records.tables["stage_visits"])
+    return sv[sv["stage"] == "lab_examination"]
+
+
+def staff_frame(records: Records, pool: str) -> Any:
+    """``staff_timeseries`` rows of ``pool`` as a DataFrame indexed by day."""
+    import pandas as pd
+
+    st = pd.DataFrame(records.tables["staff_timeseries"])
+    return st[st["pool"] == pool].set_index("day")

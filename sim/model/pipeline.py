@@ -27,8 +27,9 @@ from sim.model.automation import install_automation
 from sim.model.entities import BACKLOG, CONTACT, DEPICTED, KIOSK, LAB, NEW, Case, Child, Device
 from sim.model.outsourcing import OutsourcingRoute
 from sim.model.population import CaseDraws, draw_cases
+from sim.model.staffing import make_pool
 from sim.model.station import KeyFn, Pool, Station
-from sim.model.workforce import Workforce, make_pool
+from sim.model.workforce import Workforce
 from sim.streams import Streams
 
 NAN = math.nan

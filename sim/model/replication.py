@@ -36,15 +36,25 @@ NAN = math.nan
 
 
 class _StaffSampler:
-    """Samples each pool's head-count and busy time every ``interval`` days."""
+    """Samples each pool's head-count and busy time every ``interval`` days.
+
+    Besides head-count on duty and busy time, each sample has the workforce state of
+    the pool (see :meth:`sim.model.workforce.Workforce.status`), and a second table
+    has the head-count on duty per tier.
+    """
 
     def __init__(self, env: simpy.Environment, pipeline: Pipeline, interval: float, end: float):
         self.env = env
         self.pools = list(pipeline.pools.values())
+        self.workforce = pipeline.workforce
         self.interval = interval
         self.end = end
         self.rows: dict[str, list[object]] = {"day": [], "pool": [], "on_duty": [],
                                                "busy_mean": [], "utilisation": []}
+        for key in WORKFORCE_COLUMNS:
+            self.rows[key] = []
+        self.tier_rows: dict[str, list[object]] = {"day": [], "pool": [], "tier": [],
+                                                    "speed_multiplier": [], "on_duty": []}
         self._last_area = [0.0] * len(self.pools)
         self._last_day = 0.0
         self._sample(None)
@@ -62,6 +72,15 @@ class _StaffSampler:
             self.rows["on_duty"].append(on_duty)
             self.rows["busy_mean"].append(busy)
             self.rows["utilisation"].append(busy / on_duty if on_duty else NAN)
+            for key, value in self.workforce.status(pool).items():
+                self.rows[key].append(value)
+            for tier, speed, n in zip(pool.tier_names, pool.tier_speeds, pool.on_duty,
+                                      strict=True):
+                self.tier_rows["day"].append(now)
+                self.tier_rows["pool"].append(pool.name)
+                self.tier_rows["tier"].append(tier)
+                self.tier_rows["speed_multiplier"].append(speed)
+                self.tier_rows["on_duty"].append(n)
         self._last_day = now
         nxt = now + self.interval
         if nxt <= self.end + 1e-9:
@@ -69,6 +88,15 @@ class _StaffSampler:
 
     def table(self) -> Table:
         return {k: np.asarray(v) for k, v in self.rows.items()}
+
+    def tier_table(self) -> Table:
+        return {k: np.asarray(v, dtype=object if k in ("pool", "tier") else None)
+                for k, v in self.tier_rows.items()}
+
+
+#: Workforce columns of the ``staff_timeseries`` table, after the original ones.
+WORKFORCE_COLUMNS = ("in_training", "off_duty_training", "new_starters", "trained",
+                     "recruiting", "employed", "capacity_fte")
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
@@ -126,17 +154,29 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
 
     conservation: dict[str, dict[str, int]] = {}
     averages: dict[str, dict[str, float]] = {}
+    outsourcing = pipeline.outsourcing
     for station in pipeline.stations:
         station.close(end)
-        conservation[station.name] = station.balance()
-        if not station.balanced():
-            raise ConservationError(f"stage {station.name}: counts do not balance: "
-                                    f"{station.balance()}")
+        balance = station.balance()
+        sent = 0
+        if station is pipeline.lab_examination:
+            # Devices sent to the provider arrived here but are neither queued nor served.
+            sent = outsourcing.sent if outsourcing is not None else 0
+            balance["outsourced"] = sent
+        conservation[station.name] = balance
+        if balance["arrived"] != (balance["completed"] + balance["waiting"]
+                                  + balance["in_service"] + sent):
+            raise ConservationError(f"stage {station.name}: counts do not balance: {balance}")
         averages[station.name] = {
             "mean_waiting": station.queue_area / end,
             "mean_in_system": station.system_area / end,
-            "arrival_rate_per_day": station.arrived / end,
+            "arrival_rate_per_day": (station.arrived - sent) / end,
         }
+    if outsourcing is not None:
+        conservation["outsourcing"] = outsourcing.balance()
+        if outsourcing.sent != outsourcing.returned + outsourcing.in_progress:
+            raise ConservationError(f"outsourcing: counts do not balance: "
+                                    f"{outsourcing.balance()}")
     grid = np.arange(0.0, end + 1e-9, run.timeseries_interval_days)
     logs = {s.name: s.log for s in pipeline.stations if s.enabled}
     kinds = {s.name: ("case" if s.name in ("intake", "enforcement", "victim_identification")
@@ -151,7 +191,16 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
         "children": _children_table(pipeline.children, end),
         "stage_timeseries": stage_timeseries(logs, grid),
         "staff_timeseries": staff.table(),
+        "staff_tier_timeseries": staff.tier_table(),
+        "workforce": pipeline.workforce.summary_table(pipeline.pools, (run.warmup_days, end)),
+        "training_cohorts": pipeline.workforce.cohort_table(),
     }
+    devices = tables["devices"]
+    if outsourcing is not None:
+        devices.update(outsourcing.device_columns(pipeline.devices))
+    else:
+        devices["outsourced"] = np.zeros(len(pipeline.devices), dtype=bool)
+        devices["outsourced_day"] = np.full(len(pipeline.devices), NAN)
     visits = sum(c["completed"] for name, c in conservation.items()
                  if name in logs)
     return Records(replication=replication, seed=seed, tables=tables, conservation=conservation,

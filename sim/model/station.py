@@ -139,7 +139,12 @@ class Pool:
             self.free[tier] += 1
 
     def dispatch(self) -> None:
-        """Start jobs while a member is free and a job waits."""
+        """Start jobs while a member is free and a job waits.
+
+        The station's queue-length integrals are brought up to now *before* the job
+        leaves its queue (a pool can start work at a station whose clock is behind,
+        e.g. when another station of the pool finishes, or when staff are added).
+        """
         free = self.free
         stations = self.stations
         if len(stations) == 1:
@@ -151,9 +156,10 @@ class Pool:
                         break
                 else:
                     return
+                now = self.env._now
+                station._account(now)
                 entry = _heappop(queue)
                 free[tier] -= 1
-                now = self.env._now
                 self.busy_area += self.busy * (now - self._last)
                 self._last = now
                 self.busy += 1
@@ -165,22 +171,19 @@ class Pool:
                     break
             else:
                 return
-            if len(stations) == 1:
-                station = stations[0]
-                if not station.queue:
-                    return
-            else:
-                best = None
-                station = stations[0]
-                for candidate in stations:
-                    if candidate.queue and (best is None or candidate.queue[0] < best):
-                        best = candidate.queue[0]
-                        station = candidate
-                if best is None:
-                    return
-            entry = heapq.heappop(station.queue)
+            best = None
+            for candidate in stations:  # the most urgent head of queue
+                queue = candidate.queue
+                if queue and (best is None or queue[0] < best):
+                    best = queue[0]
+                    station = candidate
+            if best is None:
+                return
+            now = self.env._now
+            station._account(now)
+            entry = _heappop(station.queue)
             free[tier] -= 1
-            self._account(self.env._now)
+            self._account(now)
             self.busy += 1
             station.start(entry[4], entry[3], tier)
 
@@ -228,6 +231,10 @@ class Station:
         # One callbacks list shared by every completion event of this station: SimPy
         # only reads it (and then sets the event's own attribute to None).
         self._callbacks: list[Callable[[Any], None]] = [self._finish]
+        log = self.log  # its columns' append methods, for start()
+        self._log_append = (log.entity.append, log.priority.append, log.arrive.append,
+                            log.start.append, log.end.append, log.service.append,
+                            log.tier.append)
         if pool is not None:
             pool.stations.append(self)
 
@@ -302,19 +309,19 @@ class Station:
             duration = hours * self._days_per_hour
         if duration < 0:
             raise ValueError(f"negative service time {duration} at stage {self.name}")
-        log = self.log  # StationLog.started(), inlined
-        end = log.end
-        log.entity.append(item.id)
-        log.priority.append(item.case.priority)
-        log.arrive.append(arrived_at)
-        log.start.append(now)
-        end.append(NAN)
-        log.service.append(duration)
-        log.tier.append(tier)
+        # StationLog.started(), inlined
+        a_entity, a_priority, a_arrive, a_start, a_end, a_service, a_tier = self._log_append
+        a_entity(item.id)
+        a_priority(item.case.priority)
+        a_arrive(arrived_at)
+        a_start(now)
+        a_end(NAN)
+        a_service(duration)
+        a_tier(tier)
         # What env.timeout(duration) would schedule, minus the Timeout object.
         queue: list[Any] = env._queue
         _heappush(queue, (now + duration, NORMAL, next(env._eid),
-                          _Service(self._callbacks, item, tier, len(end) - 1)))
+                          _Service(self._callbacks, item, tier, len(self.log.end) - 1)))
 
     def _finish(self, event: _Service) -> None:
         item = event.item

@@ -1,12 +1,17 @@
 """Columnar logs written during a replication, and the records it returns.
 
-Logs are plain Python lists appended once per service start, the cheapest thing to do
-inside the event loop; they become numpy columns only when the replication ends.
+Logs are typed arrays (:class:`array.array`, list-like: ``append``, indexing, ``len``)
+appended once per service start; they become numpy columns only when the replication
+ends, by a plain copy of their buffer. Typed arrays store the numbers themselves rather
+than pointers to boxed Python floats scattered over the heap: a quarter of the memory,
+and the conversion at the end no longer chases a pointer per value (see
+``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,18 +21,23 @@ NAN = math.nan
 
 
 class StationLog:
-    """One row per service at a station: who, when it arrived, started, ended."""
+    """One row per service at a station: who, when it arrived, started, ended.
+
+    Each field is a column: an ``array('q')`` (64-bit integers: ``entity``,
+    ``priority``, ``tier``) or an ``array('d')`` (float64 days: ``arrive``,
+    ``start``, ``end``, ``service``).
+    """
 
     __slots__ = ("arrive", "end", "entity", "priority", "service", "start", "tier")
 
     def __init__(self) -> None:
-        self.entity: list[int] = []
-        self.priority: list[int] = []
-        self.arrive: list[float] = []
-        self.start: list[float] = []
-        self.end: list[float] = []
-        self.service: list[float] = []
-        self.tier: list[int] = []
+        self.entity: array[int] = array("q")
+        self.priority: array[int] = array("q")
+        self.arrive: array[float] = array("d")
+        self.start: array[float] = array("d")
+        self.end: array[float] = array("d")
+        self.service: array[float] = array("d")
+        self.tier: array[int] = array("q")
 
     def started(self, entity: int, priority: int, arrive: float, start: float,
                 service: float, tier: int) -> int:
