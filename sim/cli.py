@@ -185,7 +185,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 HEADLINE = ("time_to_identify_median_days", "time_to_identify_p90_days",
             "identified_within_30d_share", "time_to_safeguard_median_days", "child_days_at_risk",
-            "lab_wait_median_days", "backlog_devices_end")
+            "lab_wait_median_days", "backlog_devices_end", "cost_total_gbp")
 
 
 def cmd_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -222,6 +222,13 @@ def cmd_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for row in rows:
             print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(),
                   file=out)
+        ratio = comparison.child_days_saved_per_million_gbp()
+        cost = diffs["cost_total_gbp"]
+        if cost.difference.mean != 0 and not math.isnan(ratio.value):
+            ci = ("" if math.isnan(ratio.ci_low)
+                  else f", 95% CI [{_fmt(ratio.ci_low)}, {_fmt(ratio.ci_high)}]")
+            print(f"extra cost {_fmt(cost.difference.mean / 1e6)} £m; child-days at risk saved "
+                  f"per £1m: {_fmt(ratio.value)}{ci}", file=out)
     print("\n* the interval excludes zero", file=out)
     return EXIT_OK
 

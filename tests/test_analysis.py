@@ -107,3 +107,16 @@ def test_paired_difference_is_tighter_than_independent_intervals():
     assert d.difference.half_width < d.base.half_width / 5
     with pytest.raises(ValueError):
         paired_difference([1, 2], [1, 2, 3])
+
+
+def test_ratio_of_mean_differences_delta_method():
+    from sim.analysis.paired import ratio_of_mean_differences
+
+    rng = np.random.default_rng(1)
+    cost = rng.normal(2.0, 0.1, 50)
+    saved = 300 * cost + rng.normal(0, 5, 50)
+    r = ratio_of_mean_differences(saved, cost)
+    assert r.value == pytest.approx(saved.mean() / cost.mean())
+    assert r.ci_low < 300 < r.ci_high and r.ci_high - r.ci_low < 10
+    flat = ratio_of_mean_differences(saved, rng.normal(0, 1, 50))
+    assert math.isnan(flat.ci_low)

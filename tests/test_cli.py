@@ -114,3 +114,19 @@ def test_compare_prints_paired_differences(mini_data, mini_file, tmp_path):
     assert line.rstrip().endswith("*")  # 30 -> 60 examiners: fewer devices waiting, surely
     code, _, err = run_cli("compare", str(mini_file), str(option), "--metrics", "nope")
     assert code == 2 and "unknown metric" in err
+
+
+def test_compare_reports_child_days_saved_per_million(mini_data, mini_file, tmp_path):
+    for pool in mini_data["staff"].values():
+        pool["workforce"] = {"cost_per_fte_year_gbp": 50_000}
+    base = tmp_path / "costed.yaml"
+    base.write_text(yaml.safe_dump({**mini_data, "name": "costed"}, sort_keys=False))
+    mini_data["name"] = "more-staff"
+    mini_data["staff"]["examiners"]["headcount"] = 60
+    mini_data["staff"]["hub"]["headcount"] = 12
+    option = tmp_path / "more.yaml"
+    option.write_text(yaml.safe_dump(mini_data, sort_keys=False))
+    code, out, err = run_cli("compare", str(base), str(option), "--reps", "3", "--workers", "1")
+    assert code == 0, err
+    assert "child-days at risk saved per £1m" in out
+    assert "cost_total_gbp" in out

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.analysis.costs import replication_cost
 from sim.analysis.survival import kaplan_meier, quantile, survival_at
 from sim.config.schema import RISK_LEVELS, Scenario
 from sim.monitor.records import Records
@@ -69,6 +70,10 @@ METRICS: dict[str, MetricInfo] = {
         "devices", "Time-averaged devices waiting for triage or lab examination"),
     "devices_examined": MetricInfo("devices", "Devices examined (kiosk or lab) during the run"),
     "cases_referred": MetricInfo("cases", "Referrals during the measured window"),
+    "cost_total_gbp": MetricInfo(
+        "GBP", "Staff, training and outsourcing cost over the window (unit costs from the scenario)"),
+    "staff_fte_years": MetricInfo("FTE-years", "Staff employed over the window, all pools"),
+    "outsourced_devices": MetricInfo("devices", "Devices sent to an outsourced provider"),
 }
 
 #: Day grid (days since referral) of the time-to-identification curve.
@@ -209,5 +214,9 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
                   if s in records.time_averages)))
     m["devices_examined"] = float(c.get("lab_examination", {}).get("completed", 0)
                                   + c.get("kiosk", {}).get("completed", 0))
+    cost = replication_cost(scenario, records)
+    m["cost_total_gbp"] = cost["total_gbp"]
+    m["staff_fte_years"] = cost["fte_years"]
+    m["outsourced_devices"] = cost["outsourced_devices"]
     return ReplicationSummary(records.replication, m, curve, days, waiting, records.conservation,
                               records.events)

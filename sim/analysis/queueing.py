@@ -79,13 +79,13 @@ def utilisation(lam: float, mean_service: float, c: int = 1) -> float:
 
 
 def erlang_c(c: int, a: float) -> float:
-    """Erlang's C formula: probability that an arrival waits in M/M/c.
+    r"""Erlang's C formula: probability that an arrival waits in M/M/c.
 
     .. math::
 
-        C(c, a) = \\frac{\\frac{a^c}{c!}\\frac{1}{1-\\rho}}
-                         {\\sum_{k=0}^{c-1}\\frac{a^k}{k!} + \\frac{a^c}{c!}\\frac{1}{1-\\rho}},
-        \\qquad \\rho = a / c.
+        C(c, a) = \frac{\frac{a^c}{c!}\frac{1}{1-\rho}}
+                         {\sum_{k=0}^{c-1}\frac{a^k}{k!} + \frac{a^c}{c!}\frac{1}{1-\rho}},
+        \qquad \rho = a / c.
 
     Computed through the numerically stable Erlang B recursion
     ``B(k) = a B(k-1) / (k + a B(k-1))`` and ``C = B / (1 - rho (1 - B))``, which is
@@ -261,16 +261,16 @@ def _priority_factors(lams: Sequence[float], mean_service: float, c: int
 
 
 def cobham_priority_waits(lams: Sequence[float], mean_service: float, c: int) -> list[float]:
-    """Per-class mean waits of M/M/c with non-preemptive priority (Cobham's formula).
+    r"""Per-class mean waits of M/M/c with non-preemptive priority (Cobham's formula).
 
     Classes are listed from highest to lowest priority; FIFO within a class; every
     class has the same exponential service. Then
 
     .. math::
 
-        W_k = \\frac{W_0}{(1 - \\sigma_{k-1})(1 - \\sigma_k)}, \\quad
-        W_0 = \\frac{C(c, a)}{c \\mu}, \\quad
-        \\sigma_k = \\sum_{i \\le k} \\frac{\\lambda_i}{c \\mu},
+        W_k = \frac{W_0}{(1 - \sigma_{k-1})(1 - \sigma_k)}, \quad
+        W_0 = \frac{C(c, a)}{c \mu}, \quad
+        \sigma_k = \sum_{i \le k} \frac{\lambda_i}{c \mu},
 
     where ``W0`` is the mean time until the next server frees up, seen by an arrival
     [Cobham1954]_, [Kleinrock1976]_ §3.6. With one class this is Erlang C; the
