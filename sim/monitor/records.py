@@ -80,9 +80,11 @@ class Records:
         Base seed of the experiment.
     tables : dict of str to Table
         Tidy tables as columns: ``stage_visits``, ``cases``, ``devices``, ``children``,
-        ``stage_timeseries``, ``staff_timeseries``.
+        ``stage_timeseries``, ``staff_timeseries``, ``staff_tier_timeseries``, ``workforce``
+        and ``training_cohorts`` (documented in ``docs/results-tables.md``).
     conservation : dict
-        Per station: arrived, completed, waiting, in service at the end.
+        Per station: arrived, completed, waiting, in service at the end (the lab also
+        counts ``outsourced``).
     time_averages : dict
         Per station: time-averaged number waiting and in system over the run, and the
         arrival rate, for Little's law.
