@@ -130,3 +130,13 @@ def test_compare_reports_child_days_saved_per_million(mini_data, mini_file, tmp_
     assert code == 0, err
     assert "child-days at risk saved per £1m" in out
     assert "cost_total_gbp" in out
+
+
+@pytest.mark.parametrize("content", [b"", b"- 1\n- 2\n", b"\xff\xfe\x00junk", b"name: [unclosed\n",
+                                     b"{{{{", b"name: x\n" * 3])
+def test_garbage_files_get_a_clear_error(content, tmp_path):
+    path = tmp_path / "junk.yaml"
+    path.write_bytes(content)
+    code, _, err = run_cli("validate", str(path))
+    assert code == 2
+    assert "Traceback" not in err and str(path) in err

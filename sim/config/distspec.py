@@ -210,7 +210,24 @@ def _finish(family: str, required: tuple[str, ...], values: dict[str, Any], kind
     return DistSpec(family=family, params=ordered, kind=kind, source=source)
 
 
+#: Largest value a parameter may take, per kind (hours, natural units, counts): far beyond
+#: anything real, small enough that sampling cannot overflow.
+MAX_PARAMETER = {"duration": 24.0 * 365.25 * 1000, "quantity": 1e12, "count": 1e7}
+#: Largest coefficient of variation (sd / mean) of lognormal and gamma.
+MAX_CV = 100.0
+
+
 def _check_ranges(family: str, v: dict[str, Any], kind: str) -> None:
+    limit = MAX_PARAMETER[kind]
+    unit = " hours (1,000 years)" if kind == "duration" else ""
+    for name, value in v.items():
+        values = value if isinstance(value, tuple) else (value,)
+        if any(abs(x) > limit for x in values):
+            raise ValueError(f"'{family}' parameter '{name}' is implausibly large (over "
+                             f"{limit:,.0f}{unit}); check the unit")
+    if family in ("lognormal", "gamma") and v["mean"] > 0 and v["sd"] / v["mean"] > MAX_CV:
+        raise ValueError(f"'{family}' sd is {v['sd'] / v['mean']:,.0f} times the mean; at most "
+                         f"{MAX_CV:g} is accepted (check the units of mean and sd)")
     def nonneg(name: str) -> None:
         if v[name] < 0:
             raise ValueError(f"'{family}' parameter '{name}' must be >= 0, got {v[name]}")
