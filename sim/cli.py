@@ -185,6 +185,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 HEADLINE = ("time_to_identify_median_days", "time_to_identify_p90_days",
             "identified_within_30d_share", "time_to_safeguard_median_days", "child_days_at_risk",
+            "child_days_at_risk_contact",
             "lab_wait_median_days", "backlog_devices_end", "cost_total_gbp")
 
 

@@ -220,3 +220,13 @@ def test_inherited_csv_backlog_resolves_next_to_its_file(mini_data, tmp_path):
     s = load_scenario(child)
     assert s.initial_backlog.lab_examination is not None
     assert s.initial_backlog.lab_examination.count == 1
+
+
+def test_null_in_an_extending_file_removes_the_inherited_key(mini_data, tmp_path):
+    mini_data["training"] = {"refresher": {
+        "pool": "investigators", "cohort_size": 2, "start_day": 10, "duration_days": 5,
+        "effects": {"grading_accuracy": 0.95}}}
+    write(tmp_path / "base.yaml", mini_data)
+    child = write(tmp_path / "child.yaml", "extends: base.yaml\nname: c\ntraining:\n  refresher: null\n")
+    assert load_scenario(child).training == {}
+    assert load_scenario(tmp_path / "base.yaml").training

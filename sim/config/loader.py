@@ -105,7 +105,10 @@ def _merge(base: Any, override: Any) -> Any:
     if isinstance(base, dict) and isinstance(override, dict) and not _is_distribution(override):
         out = dict(base)
         for key, value in override.items():
-            out[key] = _merge(base[key], value) if key in base else value
+            if value is None:
+                out.pop(key, None)  # null removes an inherited key: its default applies
+            else:
+                out[key] = _merge(base[key], value) if key in base else value
         return out
     return override
 
