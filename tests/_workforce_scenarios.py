@@ -14,69 +14,40 @@ import numpy as np
 from sim.config import Scenario, scenario_from_dict
 from sim.monitor.records import Records
 
+from .conftest import MINI
+
 OFFICE = {"hours_per_day": 7.5, "days_per_week": 5, "availability": 0.8}
 RISKS = ("very_high", "high", "medium", "low")
 
+def _base() -> dict[str, Any]:
+    """The team's ``mini`` scenario (tests/conftest.py), shorter and lighter."""
+    data = copy.deepcopy(MINI)
+    data["name"] = "wf-base"
+    data["run"] = {"horizon_days": 200, "seed": 3, "replications": 1}
+    data["demand"]["referrals_per_year"] = 1300
+    types = data["cases"]["device_types"]
+    types["phone"]["images"] = {"lognormal": {"mean": 5000, "sd": 8000}}
+    types["computer"]["images"] = {"lognormal": {"mean": 30000, "sd": 50000}}
+    del data["triage"]["contact_children_found_at_research_probability"]  # the default, 0.5
+    stages = data["stages"]
+    stages["device_triage"]["service"] = {"exponential": {"mean_hours": 2}}
+    stages["device_triage"]["kiosk"]["pool"] = "kiosk_officers"
+    stages["image_grading"]["images_per_hour"] = 200
+    stages["database_upload"]["service"] = {"fixed": {"value_hours": 0.5}}
+    stages["victim_identification"]["identification_delay"] = {"exponential": {"mean_days": 30}}
+    heads = {"investigators": 10, "enforcement": 15, "hub": 4, "kiosk_officers": 8,
+             "examiners": 30, "graders": 20, "vid": 2}
+    data["staff"] = {("kiosk_officers" if name == "kiosks" else name): {**pool}
+                     for name, pool in data["staff"].items()}
+    for name, n in heads.items():
+        data["staff"][name]["headcount"] = n
+    data["policies"]["safeguarding_referral"] = "after_examination"
+    data["initial_backlog"]["enforcement"]["count"] = 50
+    return data
+
+
 #: A small full pipeline (the shape of the team's ``mini`` scenario, shorter and lighter).
-BASE: dict[str, Any] = {
-    "name": "wf-base",
-    "run": {"horizon_days": 200, "seed": 3, "replications": 1},
-    "demand": {"referrals_per_year": 1300, "annual_growth_rate": 0.1,
-               "risk_mix": {"very_high": 0.1, "high": 0.2, "medium": 0.3, "low": 0.4}},
-    "cases": {
-        "children_in_contact": {"very_high": {"poisson": {"mean": 1.5}},
-                                "high": {"poisson": {"mean": 0.8}},
-                                "medium": {"poisson": {"mean": 0.3}},
-                                "low": {"poisson": {"mean": 0.1}}},
-        "devices_per_case": {"poisson": {"mean": 4, "offset": 1}},
-        "device_types": {
-            "phone": {"share": 0.6, "data_tb": {"lognormal": {"mean": 0.1, "sd": 0.1}},
-                      "images": {"lognormal": {"mean": 5000, "sd": 8000}}},
-            "computer": {"share": 0.4, "data_tb": {"lognormal": {"mean": 1.0, "sd": 1.0}},
-                         "images": {"lognormal": {"mean": 30000, "sd": 50000}}},
-        },
-        "first_generation_probability": {"very_high": 0.3, "high": 0.15, "medium": 0.05,
-                                         "low": 0.02},
-        "depicted_children": {"poisson": {"mean": 1, "offset": 1}},
-    },
-    "triage": {"grading_accuracy": 0.84, "escalation_detect_probability": 0.7},
-    "stages": {
-        "intake": {"pool": "investigators", "discipline": "fifo",
-                   "service": {"lognormal": {"mean_hours": 6, "sd_hours": 3}}},
-        "enforcement": {"pool": "enforcement", "discipline": "deadline",
-                        "service": {"lognormal": {"mean_hours": 16, "sd_hours": 8}}},
-        "safeguarding": {"service": {"lognormal": {"mean_hours": 24, "sd_hours": 12}}},
-        "device_triage": {"pool": "hub", "service": {"exponential": {"mean_hours": 2}},
-                          "kiosk": {"pool": "kiosk_officers",
-                                    "service": {"exponential": {"mean_hours": 1.5}}}},
-        "lab_examination": {
-            "pool": "examiners", "hours_per_tb": 2,
-            "service_by_device_type": {"phone": {"gamma": {"mean_hours": 6, "sd_hours": 4}},
-                                       "computer": {"gamma": {"mean_hours": 14, "sd_hours": 8}}}},
-        "image_grading": {"pool": "graders", "images_per_hour": 200},
-        "database_upload": {"pool": "graders", "service": {"fixed": {"value_hours": 0.5}}},
-        "victim_identification": {
-            "pool": "vid", "service": {"lognormal": {"mean_hours": 20, "sd_hours": 10}},
-            "identification_probability": 0.6,
-            "identification_delay": {"exponential": {"mean_days": 30}}},
-    },
-    "staff": {
-        "investigators": {"headcount": 10, **OFFICE},
-        "enforcement": {"headcount": 15, **OFFICE},
-        "hub": {"headcount": 4, **OFFICE},
-        "kiosk_officers": {"headcount": 8, **OFFICE},
-        "examiners": {"headcount": 30, **OFFICE,
-                      "tiers": [{"name": "trainee", "share": 0.2, "speed_multiplier": 0.6},
-                                {"name": "accredited", "share": 0.8}]},
-        "graders": {"headcount": 20, **OFFICE, "max_imagery_hours_per_day": 4},
-        "vid": {"headcount": 2, **OFFICE},
-    },
-    "policies": {"safeguarding_referral": "after_examination", "kiosk_share_of_phones": 0.7},
-    "initial_backlog": {
-        "lab_examination": {"count": 400, "age_days": {"uniform": {"low": 0, "high": 300}}},
-        "enforcement": {"count": 50, "age_days": {"uniform": {"low": 0, "high": 60}}},
-    },
-}
+BASE: dict[str, Any] = _base()
 
 #: Tables and columns that existed before the workforce levers: a scenario without the
 #: new blocks must reproduce them bit for bit.
