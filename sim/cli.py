@@ -2,7 +2,8 @@
 
 Only this module reads ``argv`` or prints. User mistakes (a bad scenario, a bad
 option) are reported as plain messages with exit status 2, never a traceback.
-Exit status: 0 success, 1 internal error, 2 bad input, 130 interrupted.
+Exit status: 0 success, 1 internal error, 2 bad input, 3 ``check`` flagged a stage,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sim.config.schema import Scenario
 
 DEFAULT_SCENARIO = Path("scenarios") / "met-baseline.yaml"
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CHECK_FLAGGED = 3
 
 
 class UserError(Exception):
@@ -88,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--workers", type=_positive_int, help="parallel worker processes")
     comp.add_argument("--metrics", nargs="+", metavar="NAME",
                       help="metrics to show (default: the headline ones)")
+
+    check = sub.add_parser("check", help="check a scenario against queueing theory",
+                           description="Run a few replications and compare each stage's simulated "
+                                       "waits with its queueing approximation (M/M/c, or M/G/c by "
+                                       "Allen-Cunneen), plus a Little's-law check; flags large "
+                                       "disagreements and unstable stages.")
+    check.add_argument("scenario", type=Path, help="scenario YAML file")
+    check.add_argument("--reps", type=_positive_int, default=5, help="replications (default: 5)")
+    check.add_argument("--seed", type=_non_negative_int, help="base seed (default: the scenario's)")
+    check.add_argument("--workers", type=_positive_int, help="parallel worker processes")
+    check.add_argument("--tolerance", type=float, default=0.25,
+                       help="relative difference of mean waits flagged (default: 0.25)")
 
     validate = sub.add_parser("validate", help="check scenario files without running them",
                               description="Validate scenario files and report each stage's "
@@ -240,6 +254,29 @@ def _fmt(x: float) -> str:
     return f"{x:,.3f}" if abs(x) < 10 else f"{x:,.1f}"
 
 
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``fbsim check``: exit 0 when no stage is flagged, 3 when some are."""
+    from functools import partial
+
+    from sim.analysis.check import check_scenario
+    from sim.experiment import make_backend
+    from sim.experiment.backends import available_cpus
+    from sim.model.replication import run_replication
+
+    scenario = _load(args.scenario)
+    if not 0 < args.tolerance < 10:
+        raise UserError(f"--tolerance must be a relative difference in (0, 10), got {args.tolerance}")
+    seed = scenario.run.seed if args.seed is None else args.seed
+    backend = make_backend("processes", args.workers or max(1, min(available_cpus(), args.reps)))
+    print(f"fbsim check: {scenario.name}, {args.reps} replications, seed {seed}", file=out)
+    records = sorted(backend.map_unordered(partial(run_replication, scenario, seed=seed),
+                                           range(args.reps)),
+                     key=lambda r: r.replication)
+    report = check_scenario(scenario, records, tolerance=args.tolerance)
+    print(report.to_text(), file=out)
+    return EXIT_OK if report.ok else EXIT_CHECK_FLAGGED
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim validate``."""
     from sim.analysis.load import offered_load
@@ -298,7 +335,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    commands = {"run": cmd_run, "validate": cmd_validate, "compare": cmd_compare}
+    commands = {"run": cmd_run, "validate": cmd_validate, "compare": cmd_compare,
+                "check": cmd_check}
     try:
         return commands[args.command](args, out, err)
     except (ScenarioError, UserError) as exc:

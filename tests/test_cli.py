@@ -140,3 +140,14 @@ def test_garbage_files_get_a_clear_error(content, tmp_path):
     code, _, err = run_cli("validate", str(path))
     assert code == 2
     assert "Traceback" not in err and str(path) in err
+
+
+def test_check_compares_a_plain_queue_with_erlang_c(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    code, out, err = run_cli("check", str(root / "scenarios/teaching/mmc-lab.yaml"), "--reps", "3",
+                             "--workers", "1")
+    assert code == 0, err + out
+    assert "M/M/c" in out and "lab_examination" in out and "no stage flagged" in out
+    code, _, err = run_cli("check", str(root / "scenarios/teaching/mmc-lab.yaml"),
+                           "--tolerance", "-1")
+    assert code == 2 and "--tolerance" in err
