@@ -120,3 +120,14 @@ def test_ratio_of_mean_differences_delta_method():
     assert r.ci_low < 300 < r.ci_high and r.ci_high - r.ci_low < 10
     flat = ratio_of_mean_differences(saved, rng.normal(0, 1, 50))
     assert math.isnan(flat.ci_low)
+
+
+@pytest.mark.parametrize("raw", [
+    {"poisson": {"mean": 1.3}}, {"negative_binomial": {"mean": 2, "sd": 3}},
+    {"categorical": {"values": [0, 2], "weights": [1, 3]}}, {"fixed": {"value": 0}},
+    {"poisson": {"mean": 1, "offset": 1}},
+])
+def test_probability_of_zero_matches_samples(raw):
+    spec = _parse_plain(raw, "count")
+    x = draw(spec, Streams(3, 0).get("case.devices"), 100_000)
+    assert spec.probability_of_zero() == pytest.approx(np.mean(x == 0), abs=0.005)

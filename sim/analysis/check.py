@@ -352,22 +352,6 @@ def _service_days(scenario: Scenario, stage: str, pool: str | None) -> _Moments:
 
 
 # ----------------------------------------------------------------- classes
-def _p_zero(spec: DistSpec) -> float:
-    """P(count == 0) of a count distribution."""
-    if int(spec.param("offset", 0)) > 0:
-        return 0.0
-    f = spec.family
-    if f == "fixed":
-        return 1.0 if spec.param("value") == 0 else 0.0
-    if f == "poisson":
-        return math.exp(-spec.param("mean"))
-    if f == "negative_binomial":
-        mean, var = spec.param("mean"), spec.param("sd") ** 2
-        r = mean * mean / (var - mean)
-        return float((r / (r + mean)) ** r)
-    values = spec.param("values")
-    weights = spec.param("weights") or tuple(1.0 for _ in values)
-    return sum(w for v, w in zip(values, weights, strict=True) if v == 0) / sum(weights)
 
 
 def _grading_matrix(scenario: Scenario) -> np.ndarray:
@@ -419,7 +403,7 @@ def _class_shares(scenario: Scenario, stage: str) -> np.ndarray:
         if stage == "victim_identification":
             eligible = np.ones(n)
         else:
-            eligible = 1.0 - (1.0 - fg) * np.asarray([_p_zero(c) for c in contact])
+            eligible = 1.0 - (1.0 - fg) * np.asarray([c.probability_of_zero() for c in contact])
         moved = joint * (p_esc * eligible)[:, None]
         shares = shares - moved.sum(axis=0)
         shares[0] += moved.sum()

@@ -133,7 +133,7 @@ def offered_load(scenario: Scenario, at_day: float = 0.0) -> list[StageLoad]:
         ("database_upload", st.database_upload.pool, st.database_upload.enabled, devices,
          _typed_mean(st.database_upload, shares)),
         ("victim_identification", vid.pool, vid.enabled,
-         lam * fg * (1.0 - _prob_zero(ca.depicted_children)), _mean(vid.service)),
+         lam * fg * (1.0 - ca.depicted_children.probability_of_zero()), _mean(vid.service)),
     ]
     capacity: dict[str, float] = {}
     servers: dict[str, int] = {}
@@ -159,22 +159,3 @@ def offered_load(scenario: Scenario, at_day: float = 0.0) -> list[StageLoad]:
             math.inf if pool_work[pool_name] > 0 else 0.0)
         out.append(StageLoad(name, pool_name, rate, work, servers[pool_name], cap, rho, rho_pool))
     return out
-
-
-def _prob_zero(spec: DistSpec) -> float:
-    """P(count == 0) for a count distribution."""
-    offset = int(spec.param("offset", 0))
-    if offset > 0:
-        return 0.0
-    f = spec.family
-    if f == "fixed":
-        return 1.0 if spec.param("value") == 0 else 0.0
-    if f == "poisson":
-        return math.exp(-spec.param("mean"))
-    if f == "negative_binomial":
-        mean, var = spec.param("mean"), spec.param("sd") ** 2
-        r = mean * mean / (var - mean)
-        return float((r / (r + mean)) ** r)
-    values, weights = spec.param("values"), spec.param("weights")
-    total = sum(weights)
-    return sum(w for v, w in zip(values, weights, strict=True) if v == 0) / total

@@ -98,6 +98,22 @@ class DistSpec:
         """Analytic variance in canonical units squared."""
         return _analytic_variance(self)
 
+    def probability_of_zero(self) -> float:
+        """P(X = 0) for a count distribution (0 for continuous ones)."""
+        if self.kind != "count" or int(self.param("offset", 0)) > 0:
+            return 0.0
+        f = self.family
+        if f == "fixed":
+            return 1.0 if self.param("value") == 0 else 0.0
+        if f == "poisson":
+            return math.exp(-self.param("mean"))
+        if f == "negative_binomial":
+            mean, var = self.param("mean"), self.param("sd") ** 2
+            r = mean * mean / (var - mean)
+            return float((r / (r + mean)) ** r)
+        values, probs = _weights(self)
+        return sum(p for v, p in zip(values, probs, strict=True) if v == 0)
+
     def as_yaml(self) -> dict[str, Any]:
         """The specification as written in the scenario file."""
         return {self.family: {k: list(v) if isinstance(v, tuple) else v for k, v in self.source}}
