@@ -2,8 +2,9 @@
 
   python bench/fingerprint.py bench/reference.yaml /tmp/mini.yaml --reps 2 --seed 7
 
-Prints one line per (scenario, replication): the digest over all tables (columns in
-sorted order, values as raw bytes; object columns as their text), plus the event count.
+Prints one line per (scenario, replication): the event count, a digest over all tables
+(columns in sorted order, values as raw bytes; object columns as their text) and one
+over the conservation counts and time averages.
 Run it before and after an optimisation and diff the output.
 """
 
@@ -25,6 +26,7 @@ from sim.model.replication import run_replication  # noqa: E402
 
 
 def digest(records) -> str:
+    """Digest of the tables, then of the conservation counts and time averages."""
     h = hashlib.sha256()
     for tname in sorted(records.tables):
         table = records.tables[tname]
@@ -35,9 +37,11 @@ def digest(records) -> str:
                 h.update("\x1f".join(map(str, a.tolist())).encode())
             else:
                 h.update(np.ascontiguousarray(a).tobytes())
+    tables = h.hexdigest()[:16]
+    h = hashlib.sha256()
     h.update(repr(sorted(records.conservation.items())).encode())
     h.update(repr(sorted((k, sorted(v.items())) for k, v in records.time_averages.items())).encode())
-    return h.hexdigest()[:16]
+    return f"tables={tables} counts+averages={h.hexdigest()[:16]}"
 
 
 def main() -> None:

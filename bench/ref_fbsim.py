@@ -7,7 +7,8 @@ Same command line and JSON output as the peers in ``../shared/bench`` (``--seed
 ``sim_seconds`` covers what the peers' figure covers plus fbsim's own monitoring:
 :func:`sim.model.replication.run_replication` (event loop, station logs and every
 tidy table it returns) and the per-class summary computed from the ``stage_visits``
-table. Loading the YAML scenario is timed separately (``load_seconds``).
+table. Loading the YAML scenario is timed separately (``load_seconds``);
+``sim_cpu_seconds`` is the CPU time of the same span (robust on a shared machine).
 
 Classes: ``very_high`` referrals are the peers' class 0, ``low`` their class 1.
 Measured jobs arrived at stage 1 at or after the warm-up and left stage 2 by the end,
@@ -100,10 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     sc = reference_scenario(a.scenario, a.horizon, a.warmup, a.rate_scale)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     records = run_replication(sc, a.replication, a.seed)
     res = summarise(records)
     t2 = time.perf_counter()
     res["sim_seconds"] = t2 - t1
+    res["sim_cpu_seconds"] = time.process_time() - c1
     res["events_per_s"] = res["events"] / res["sim_seconds"]
     res["load_seconds"] = t1 - t0
     res.update(impl="fbsim", seed=a.seed, horizon=sc.run.horizon, warmup=sc.run.warmup_days,
