@@ -251,3 +251,16 @@ def test_typed_service_times_add_to_the_common_time(make_mini):
     row = next(r for r in offered_load(s) if r.stage == "lab_examination")
     sim_mean = lab.service_days[lab.arrive_day >= 0].mean() * 24  # backlog skips the kiosk split
     assert row.work_hours_mean == pytest.approx(sim_mean, rel=0.05)
+
+
+def test_queued_priority_is_the_class_an_item_waited_in(make_mini):
+    rec = run_replication(make_mini(**{"triage.escalation_detect_probability": 1.0}), 0, 2)
+    sv = rec.frame("stage_visits")
+    lab = sv[sv.stage == "lab_examination"]
+    # Escalation happens at triage, before the lab: lab devices queue in their final class.
+    assert (lab.queued_priority[lab.arrive_day >= 0] == lab.priority[lab.arrive_day >= 0]).all()
+    triage = sv[sv.stage == "device_triage"]
+    moved = triage[triage.queued_priority != triage.priority]
+    assert len(moved) > 0  # escalated while waiting at triage, behind a sibling device
+    assert (moved.priority == 0).all() and (moved.queued_priority > 0).all()
+    assert sv.queued_priority.between(0, 3).all()

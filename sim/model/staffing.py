@@ -126,7 +126,7 @@ class _Guard:
     name = "(barred-tier guard)"
 
     def __init__(self) -> None:
-        self.queue: list[Any] = [(math.inf, math.inf, 0, 0.0, None)]
+        self.queue: list[Any] = [(math.inf, math.inf, 0, 0.0, None, -1)]
 
 
 class WorkforcePool(Pool):
@@ -233,4 +233,4 @@ class WorkforcePool(Pool):
             free[best_tier] -= 1
             self._account(self.env._now)
             self.busy += 1
-            best_station.start(entry[4], entry[3], best_tier)
+            best_station.start(entry[4], entry[3], best_tier, entry[5])

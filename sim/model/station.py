@@ -163,7 +163,7 @@ class Pool:
                 self.busy_area += self.busy * (now - self._last)
                 self._last = now
                 self.busy += 1
-                station.start(entry[4], entry[3], tier)
+                station.start(entry[4], entry[3], tier, entry[5])
             return
         while True:
             for tier, n_free in enumerate(free):  # noqa: B007 - tier used below
@@ -185,7 +185,7 @@ class Pool:
             free[tier] -= 1
             self._account(now)
             self.busy += 1
-            station.start(entry[4], entry[3], tier)
+            station.start(entry[4], entry[3], tier, entry[5])
 
 
 class Station:
@@ -218,7 +218,8 @@ class Station:
         self.work = work
         self.on_done = on_done
         self.enabled = enabled
-        self.queue: list[tuple[float, float, int, float, Any]] = []
+        #: Heap of (key 1, key 2, sequence, arrived at, item, priority when it queued).
+        self.queue: list[tuple[float, float, int, float, Any, int]] = []
         self.log = StationLog()
         self.arrived = 0
         self.completed = 0
@@ -232,7 +233,8 @@ class Station:
         # only reads it (and then sets the event's own attribute to None).
         self._callbacks: list[Callable[[Any], None]] = [self._finish]
         log = self.log  # its columns' append methods, for start()
-        self._log_append = (log.entity.append, log.priority.append, log.arrive.append,
+        self._log_append = (log.entity.append, log.priority.append, log.queued_priority.append,
+                            log.arrive.append,
                             log.start.append, log.end.append, log.service.append,
                             log.tier.append)
         if pool is not None:
@@ -287,11 +289,15 @@ class Station:
                         return
         k1, k2 = self.key(item, since)
         self._seq += 1
-        _heappush(queue, (k1, k2, self._seq, since, item))
+        _heappush(queue, (k1, k2, self._seq, since, item, item.case.priority))
         pool.dispatch()
 
-    def start(self, item: Any, arrived_at: float, tier: int) -> None:
-        """Begin service of ``item`` by a member of ``tier`` (-1 for a delay)."""
+    def start(self, item: Any, arrived_at: float, tier: int, queued_priority: int = -1) -> None:
+        """Begin service of ``item`` by a member of ``tier`` (-1 for a delay).
+
+        ``queued_priority`` is the case's priority when the item joined the queue (-1:
+        it did not queue, so it is the priority now).
+        """
         env = self.env
         now = env._now
         dt = now - self._last
@@ -310,9 +316,12 @@ class Station:
         if duration < 0:
             raise ValueError(f"negative service time {duration} at stage {self.name}")
         # StationLog.started(), inlined
-        a_entity, a_priority, a_arrive, a_start, a_end, a_service, a_tier = self._log_append
+        a_entity, a_priority, a_queued, a_arrive, a_start, a_end, a_service, a_tier = \
+            self._log_append
         a_entity(item.id)
-        a_priority(item.case.priority)
+        priority = item.case.priority
+        a_priority(priority)
+        a_queued(priority if queued_priority < 0 else queued_priority)
         a_arrive(arrived_at)
         a_start(now)
         a_end(NAN)
@@ -346,8 +355,8 @@ class Station:
     def close(self, now: float) -> None:
         """Bring the time integrals up to ``now`` and log the items still waiting."""
         self._account(now)
-        for _k1, _k2, _seq, since, item in self.queue:
-            self.log.waiting(item.id, item.case.priority, since)
+        for _k1, _k2, _seq, since, item, queued in self.queue:
+            self.log.waiting(item.id, item.case.priority, since, queued)
 
     def balance(self) -> dict[str, int]:
         """Conservation counts: arrived, completed, waiting, in service."""

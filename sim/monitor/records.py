@@ -23,16 +23,19 @@ NAN = math.nan
 class StationLog:
     """One row per service at a station: who, when it arrived, started, ended.
 
-    Each field is a column: an ``array('q')`` (64-bit integers: ``entity``,
-    ``priority``, ``tier``) or an ``array('d')`` (float64 days: ``arrive``,
-    ``start``, ``end``, ``service``).
+    Each field is a column: an ``array('q')`` of 64-bit integers (``entity``; ``priority``,
+    the case's priority when service started; ``queued_priority``, its priority when it
+    joined the queue, which ordered the queue; ``tier``) or an ``array('d')`` of float64
+    days (``arrive``, ``start``, ``end``, ``service``).
     """
 
-    __slots__ = ("arrive", "end", "entity", "priority", "service", "start", "tier")
+    __slots__ = ("arrive", "end", "entity", "priority", "queued_priority", "service", "start",
+                 "tier")
 
     def __init__(self) -> None:
         self.entity: array[int] = array("q")
         self.priority: array[int] = array("q")
+        self.queued_priority: array[int] = array("q")
         self.arrive: array[float] = array("d")
         self.start: array[float] = array("d")
         self.end: array[float] = array("d")
@@ -40,10 +43,11 @@ class StationLog:
         self.tier: array[int] = array("q")
 
     def started(self, entity: int, priority: int, arrive: float, start: float,
-                service: float, tier: int) -> int:
+                service: float, tier: int, queued_priority: int | None = None) -> int:
         """Log a service start; returns the row, whose ``end`` is set on completion."""
         self.entity.append(entity)
         self.priority.append(priority)
+        self.queued_priority.append(priority if queued_priority is None else queued_priority)
         self.arrive.append(arrive)
         self.start.append(start)
         self.end.append(NAN)
@@ -51,10 +55,12 @@ class StationLog:
         self.tier.append(tier)
         return len(self.end) - 1
 
-    def waiting(self, entity: int, priority: int, arrive: float) -> None:
+    def waiting(self, entity: int, priority: int, arrive: float,
+                queued_priority: int | None = None) -> None:
         """Log an item still waiting when the run ends (start and end unknown)."""
         self.entity.append(entity)
         self.priority.append(priority)
+        self.queued_priority.append(priority if queued_priority is None else queued_priority)
         self.arrive.append(arrive)
         self.start.append(NAN)
         self.end.append(NAN)

@@ -54,6 +54,7 @@ def stage_visits(logs: dict[str, StationLog], entity_kind: dict[str, str],
         else:
             case_id[:] = ids
         out["priority"][sl] = log.priority
+        out["queued_priority"][sl] = log.queued_priority
         arrive, start = out["arrive_day"][sl], out["start_day"][sl]
         arrive[:] = log.arrive
         start[:] = log.start
@@ -68,7 +69,7 @@ def stage_visits(logs: dict[str, StationLog], entity_kind: dict[str, str],
 #: Columns of ``stage_visits`` and their dtypes.
 _VISIT_COLUMNS: dict[str, type] = {
     "stage": object, "entity": object, "entity_id": np.int64, "case_id": np.int64,
-    "priority": np.int64, "arrive_day": np.float64, "start_day": np.float64,
+    "priority": np.int64, "queued_priority": np.int64, "arrive_day": np.float64, "start_day": np.float64,
     "end_day": np.float64, "wait_days": np.float64, "service_days": np.float64,
     "staff_tier": object,
 }
