@@ -25,12 +25,14 @@ from sim.config import load_scenario  # noqa: E402
 from sim.model.replication import run_replication  # noqa: E402
 
 
-def digest(records) -> str:
+def digest(records, ignore: frozenset[str] = frozenset()) -> str:
     """Digest of the tables, then of the conservation counts and time averages."""
     h = hashlib.sha256()
     for tname in sorted(records.tables):
         table = records.tables[tname]
         for col in sorted(table):
+            if f"{tname}.{col}" in ignore:
+                continue
             a = np.asarray(table[col])
             h.update(f"{tname}.{col}:{a.dtype.kind}:{a.shape}".encode())
             if a.dtype.kind == "O":
@@ -49,12 +51,15 @@ def main() -> None:
     ap.add_argument("scenarios", nargs="+")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--ignore", action="append", default=[], metavar="TABLE.COLUMN",
+                    help="leave a column out (e.g. one a later feature added)")
     a = ap.parse_args()
     for path in a.scenarios:
         sc = load_scenario(path)
         for rep in range(a.reps):
             r = run_replication(sc, rep, a.seed)
-            print(f"{Path(path).name} rep={rep} events={r.events} {digest(r)}")
+            print(f"{Path(path).name} rep={rep} events={r.events} "
+                  f"{digest(r, frozenset(a.ignore))}")
 
 
 if __name__ == "__main__":
