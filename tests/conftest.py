@@ -104,32 +104,3 @@ def make_mini() -> Callable[..., Scenario]:
 
     return build
 
-
-def lab_queue(servers: int, mean_service_days: float, arrivals_per_day: float,
-              horizon_days: float, warmup_days: float = 0.0,
-              service: dict[str, Any] | None = None,
-              risk_mix: dict[str, float] | None = None) -> dict[str, Any]:
-    """The pipeline reduced to one lab queue: one device per case, everything else off."""
-    off = {"enabled": False}
-    return {
-        "name": "lab-queue",
-        "run": {"horizon_days": horizon_days, "warmup_days": warmup_days, "seed": 1},
-        "demand": {"referrals_per_year": arrivals_per_day * 365.25,
-                   "risk_mix": risk_mix or {"very_high": 0, "high": 0, "medium": 0, "low": 1}},
-        "cases": {
-            "children_in_contact": {k: {"fixed": {"value": 0}} for k in
-                                    ("very_high", "high", "medium", "low")},
-            "devices_per_case": {"fixed": {"value": 1}},
-            "device_types": {"phone": {"share": 1, "data_tb": {"fixed": {"value": 0}},
-                                       "images": {"fixed": {"value": 0}}}},
-            "first_generation_probability": {"very_high": 0, "high": 0, "medium": 0, "low": 0},
-            "depicted_children": {"fixed": {"value": 0}},
-        },
-        "stages": {
-            "intake": off, "enforcement": off, "safeguarding": off, "device_triage": off,
-            "lab_examination": {"pool": "examiners", "service": service or {
-                "exponential": {"mean_days": mean_service_days}}},
-            "image_grading": off, "database_upload": off, "victim_identification": off,
-        },
-        "staff": {"examiners": {"headcount": servers, **HOURS_24_7}},
-    }

@@ -26,6 +26,7 @@ Student-t confidence interval.
 from __future__ import annotations
 
 import atexit
+import copy
 import math
 import multiprocessing
 import os
@@ -42,6 +43,7 @@ from scipy import stats
 from sim.config import RISK_LEVELS, STAGE_NAMES, Scenario, scenario_from_dict
 from sim.model.replication import run_replication
 from sim.monitor.records import Records
+from tests._workforce_scenarios import BASE as WORKFORCE_BASE
 
 T = TypeVar("T")
 
@@ -284,71 +286,24 @@ def mini_pipeline(*, stable: bool, horizon_days: float = 400.0, name: str = "min
     ``stable=False`` is an overloaded planning scenario with today's backlog at
     enforcement and the lab (several stages have rho > 1: queues only grow).
     ``stable=True`` has fewer devices per case, enough staff for rho of about 0.7 at
-    every stage at the end of the horizon, a warm-up and no backlog.
+    every stage at the end of the horizon, a warm-up and no backlog. Both are the
+    workforce tests' base scenario (itself the shared ``mini``) with other sizes.
     """
-    week = {"hours_per_day": 7.5, "days_per_week": 5, "availability": 0.8}
-
-    def scale(stable_n: int, overloaded_n: int) -> int:
-        return stable_n if stable else overloaded_n
-
-    data: dict[str, Any] = {
-        "name": name,
-        "run": {"horizon_days": horizon_days, "seed": 1, "replications": 2,
-                "warmup_days": 60.0 if stable else 0.0},
-        "demand": {"referrals_per_year": 1825 if stable else 2600, "annual_growth_rate": 0.1,
-                   "risk_mix": {"very_high": 0.1, "high": 0.2, "medium": 0.3, "low": 0.4}},
-        "cases": {
-            "children_in_contact": {"very_high": {"poisson": {"mean": 1.5}},
-                                    "high": {"poisson": {"mean": 0.8}},
-                                    "medium": {"poisson": {"mean": 0.3}},
-                                    "low": {"poisson": {"mean": 0.1}}},
-            "devices_per_case": {"poisson": {"mean": 2 if stable else 9, "offset": 1}},
-            "device_types": {
-                "phone": {"share": 0.6, "data_tb": {"lognormal": {"mean": 0.1, "sd": 0.1}},
-                          "images": {"lognormal": {"mean": 5000, "sd": 8000}}},
-                "computer": {"share": 0.4, "data_tb": {"lognormal": {"mean": 1.0, "sd": 1.0}},
-                             "images": {"lognormal": {"mean": 30000, "sd": 50000}}}},
-            "first_generation_probability": {"very_high": 0.3, "high": 0.15, "medium": 0.05,
-                                             "low": 0.02},
-            "depicted_children": {"poisson": {"mean": 1, "offset": 1}},
-        },
-        "triage": {"grading_accuracy": 0.84, "escalation_detect_probability": 0.7},
-        "stages": {
-            "intake": {"pool": "investigators", "discipline": "fifo",
-                       "service": {"lognormal": {"mean_hours": 6, "sd_hours": 3}}},
-            "enforcement": {"pool": "enforcement", "discipline": "deadline",
-                            "service": {"lognormal": {"mean_hours": 16, "sd_hours": 8}}},
-            "safeguarding": {"service": {"lognormal": {"mean_hours": 24, "sd_hours": 12}}},
-            "device_triage": {"pool": "hub", "service": {"exponential": {"mean_hours": 2}},
-                              "kiosk": {"pool": "kiosk_officers",
-                                        "service": {"exponential": {"mean_hours": 1.5}}}},
-            "lab_examination": {"pool": "examiners", "hours_per_tb": 2,
-                                "service_by_device_type": {
-                                    "phone": {"gamma": {"mean_hours": 6, "sd_hours": 4}},
-                                    "computer": {"gamma": {"mean_hours": 14, "sd_hours": 8}}}},
-            "image_grading": {"pool": "graders", "images_per_hour": 200},
-            "database_upload": {"pool": "graders", "service": {"fixed": {"value_hours": 0.5}}},
-            "victim_identification": {
-                "pool": "vid", "identification_probability": 0.6,
-                "service": {"lognormal": {"mean_hours": 20, "sd_hours": 10}},
-                "identification_delay": {"exponential": {"mean_days": 30}}},
-        },
-        "staff": {
-            "investigators": {"headcount": scale(12, 20), **week},
-            "enforcement": {"headcount": scale(31, 30), **week},
-            "hub": {"headcount": scale(7, 8), **week},
-            "kiosk_officers": {"headcount": scale(4, 15), **week},
-            "examiners": {"headcount": scale(47, 60), **week,
-                          "tiers": [{"name": "trainee", "share": 0.2, "speed_multiplier": 0.6},
-                                    {"name": "accredited", "share": 0.8}]},
-            "graders": {"headcount": scale(126, 40), **week, "max_imagery_hours_per_day": 4},
-            "vid": {"headcount": 4, **week},
-        },
-        "policies": {"safeguarding_referral": "after_examination", "kiosk_share_of_phones": 0.7},
-    }
-    if not stable:
-        data["initial_backlog"] = {
-            "lab_examination": {"count": 1500, "age_days": {"uniform": {"low": 0, "high": 300}}},
-            "enforcement": {"count": 100, "age_days": {"uniform": {"low": 0, "high": 60}}},
-        }
+    data = copy.deepcopy(WORKFORCE_BASE)
+    data["name"] = name
+    data["run"] = {"horizon_days": horizon_days, "seed": 1, "replications": 2,
+                   "warmup_days": 60.0 if stable else 0.0}
+    data["demand"]["referrals_per_year"] = 1825 if stable else 2600
+    data["cases"]["devices_per_case"] = {"poisson": {"mean": 2 if stable else 9, "offset": 1}}
+    heads = ({"investigators": 12, "enforcement": 31, "hub": 7, "kiosk_officers": 4,
+              "examiners": 47, "graders": 126, "vid": 4} if stable else
+             {"investigators": 20, "enforcement": 30, "hub": 8, "kiosk_officers": 15,
+              "examiners": 60, "graders": 40, "vid": 4})
+    for pool, n in heads.items():
+        data["staff"][pool]["headcount"] = n
+    if stable:
+        del data["initial_backlog"]
+    else:
+        data["initial_backlog"]["lab_examination"]["count"] = 1500
+        data["initial_backlog"]["enforcement"]["count"] = 100
     return data
