@@ -10,7 +10,8 @@ service-time draw to a list lookup. Neither seeds itself: the generator is injec
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -90,3 +91,27 @@ def sampler(spec: DistSpec, rng: np.random.Generator, scale: float = 1.0) -> Cal
             yield from draw(spec, rng, BLOCK, scale).tolist()
 
     return blocks().__next__
+
+
+def item_sampler(spec: DistSpec, rng: np.random.Generator, scale: float = 1.0
+                 ) -> Callable[[Any], float]:
+    """Like :func:`sampler`, as a one-argument callable that ignores its argument.
+
+    A station asks for the work an item needs with ``work(item)``. Most stages'
+    work does not depend on the item; this gives them the same values in the same
+    order as :func:`sampler`, without a wrapper function around it (the generator's
+    ``send`` takes the item and drops it).
+    """
+    if spec.family == "fixed":
+        value = float(spec.param("value")) * scale
+        return lambda _item: value
+
+    def blocks() -> Generator[float | None, Any, None]:
+        yield None  # primes the generator, so that send() can take an item
+        while True:
+            for value in draw(spec, rng, BLOCK, scale).tolist():  # noqa: UP028
+                yield value  # not ``yield from``: a list iterator has no send()
+
+    gen = blocks()
+    next(gen)
+    return gen.send  # type: ignore[return-value]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 
 NAN = math.nan
+#: The empty sequence every entity starts with (see :class:`Case`).
+NONE: tuple[()] = ()
 
 #: Child routes to identification.
 CONTACT, DEPICTED = 0, 1
@@ -23,31 +25,45 @@ class Case:
     """One referral (one suspect)."""
 
     __slots__ = (
-        "case", "children", "cohort", "devices", "draw_index", "draws", "escalated",
-        "first_generation", "graded", "held_children", "id", "n_found_at_research",
+        "case", "children", "cohort", "device_draws", "device_start", "devices", "draw_index",
+        "draws", "escalated", "first_generation", "graded", "held_children", "id",
+        "n_devices", "n_found_at_research",
         "pending_exam", "pending_upload", "priority", "referral_day", "t_exam_done",
         "t_intake_done", "t_uploaded", "t_vid_done", "t_warrant", "true_risk", "u_escalate",
         "u_grade",
     )
 
-    def __init__(self, case_id: int, referral_day: float, true_risk: int, cohort: int):
+    def __init__(self, case_id: int, referral_day: float, true_risk: int, cohort: int,
+                 priority: int, first_generation: bool = False, u_grade: float = 0.0,
+                 u_escalate: float = 1.0, n_found_at_research: int = 0, draws: object = None,
+                 draw_index: int = 0,
+                 device_draws: tuple[list[int], list[float], list[float], list[float]]
+                 | None = None,
+                 device_start: int = 0, n_devices: int = 0):
         self.id = case_id
         self.case = self
         self.referral_day = referral_day
         self.true_risk = true_risk
         self.graded = true_risk
-        self.priority = true_risk
+        self.priority = priority
         self.cohort = cohort
         self.escalated = False
-        self.draws: object = None
-        self.draw_index = 0
-        self.first_generation = False
-        self.u_grade = 0.0
-        self.u_escalate = 1.0
-        self.n_found_at_research = 0
-        self.devices: list[Device] = []
-        self.children: list[Child] = []
-        self.held_children: list[Child] = []
+        self.draws = draws
+        self.draw_index = draw_index
+        #: Its devices' drawn attributes: rows ``device_start`` to ``+ n_devices - 1``
+        #: of ``device_draws`` (device type, data in TB, images, kiosk uniform).
+        self.device_draws = device_draws
+        self.device_start = device_start
+        self.n_devices = n_devices
+        self.first_generation = first_generation
+        self.u_grade = u_grade
+        self.u_escalate = u_escalate
+        self.n_found_at_research = n_found_at_research
+        # Empty sequences are the shared empty tuple until something is added: most
+        # cases have no children, and lists would cost memory and collector time.
+        self.devices: list[Device] | tuple[()] = NONE
+        self.children: list[Child] | tuple[()] = NONE
+        self.held_children: list[Child] | tuple[()] = NONE
         self.pending_exam = 0
         self.pending_upload = 0
         self.t_intake_done = NAN

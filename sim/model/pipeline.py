@@ -14,17 +14,31 @@ safeguarding policy decides when an identified child is referred to social care
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from sim.config.schema import DEVICE_STAGES, RISK_LEVELS, Scenario, Stage
-from sim.distributions import draw, sampler
+from sim.distributions import draw, item_sampler, sampler
 from sim.model.automation import install_automation
-from sim.model.entities import BACKLOG, CONTACT, DEPICTED, KIOSK, LAB, NEW, Case, Child, Device
+from sim.model.engine import Call, schedule_call
+from sim.model.entities import (
+    BACKLOG,
+    CONTACT,
+    DEPICTED,
+    KIOSK,
+    LAB,
+    NEW,
+    NONE,
+    Case,
+    Child,
+    Device,
+)
 from sim.model.outsourcing import OutsourcingRoute
 from sim.model.population import CaseDraws, draw_cases
 from sim.model.staffing import make_pool
@@ -33,7 +47,12 @@ from sim.model.workforce import Workforce
 from sim.streams import Streams
 
 NAN = math.nan
+_heappush = heapq.heappush
 LOWEST = len(RISK_LEVELS) - 1
+
+
+def _no_work(_item: Any) -> float:
+    return 0.0
 
 
 def _key_fn(discipline: str, targets: tuple[float, ...]) -> KeyFn:
@@ -65,6 +84,11 @@ class Pipeline:
         self.cases: list[Case] = []
         self.devices: list[Device] = []
         self.children: list[Child] = []
+        #: Cases as made, in blocks of consecutive ids: (draws, referral days, cohort).
+        #: The cases table reads what never changes after creation from here.
+        self.case_blocks: list[tuple[CaseDraws, np.ndarray, int]] = []
+        #: New referrals, in arrival order (see :meth:`schedule_referrals`).
+        self.referrals: list[Case] = []
         self.device_type_names = list(scenario.cases.device_types)
         self.pools = {name: self._make_pool(name) for name in scenario.staff}
         st = scenario.stages
@@ -102,13 +126,15 @@ class Pipeline:
         per_image = (0.0 if grading.images_per_hour is None else 1.0 / grading.images_per_hour)
         self.image_grading = station(
             "image_grading", self._graded,
-            lambda d: base_grading(d) + d.unknown_images * per_image)
+            (lambda d: base_grading(d) + d.unknown_images * per_image) if per_image
+            else base_grading)  # x + 0.0 == x for the non-negative times here
         lab = st.lab_examination
         base_lab = self._work("lab_examination", lab)
         self.lab_base_work = base_lab
         per_tb = lab.hours_per_tb
         self.lab_examination = station("lab_examination", self._examined,
-                                       lambda d: base_lab(d) + d.data_tb * per_tb)
+                                       (lambda d: base_lab(d) + d.data_tb * per_tb) if per_tb
+                                       else base_lab)
         self.device_triage = station("device_triage", self._triaged)
         kiosk = st.device_triage.kiosk
         self.kiosk = Station(
@@ -138,21 +164,16 @@ class Pipeline:
     def _service_work(self, stream: str, service: Any, by_type: dict[str, Any] | None
                       ) -> Callable[[Any], float]:
         rng_base = self.streams.get(stream, 0)
-        base = sampler(service, rng_base) if service is not None else None
+        base = item_sampler(service, rng_base) if service is not None else None
         if by_type is None:
-            if base is None:
-                return lambda item: 0.0
-            return lambda item: base()
+            return base if base is not None else _no_work
         # Typed times add to the common ``service`` time; a type without its own time
         # gets the common time alone (the schema refuses a type with neither).
-        def zero() -> float:
-            return 0.0
-
-        typed = [sampler(by_type[t], self.streams.get(stream, i + 1)) if t in by_type else zero
-                 for i, t in enumerate(self.device_type_names)]
+        typed = [item_sampler(by_type[t], self.streams.get(stream, i + 1)) if t in by_type
+                 else _no_work for i, t in enumerate(self.device_type_names)]
         if base is None:
-            return lambda d: typed[d.device_type]()
-        return lambda d: base() + typed[d.device_type]()
+            return lambda d: typed[d.device_type](d)
+        return lambda d: base(d) + typed[d.device_type](d)
 
     def _work(self, name: str, cfg: Stage) -> Callable[[Any], float]:
         return self._service_work(f"service.{name}", cfg.service, cfg.service_by_device_type)
@@ -170,39 +191,40 @@ class Pipeline:
         u_escalate = draws.u_escalate.tolist()
         d_start = draws.depicted_start.tolist()
         u_identify = draws.u_identify.tolist()
+        n_devices = draws.n_devices.tolist()
+        device_start = draws.device_start.tolist()
+        device_draws = (draws.device_type.tolist(), draws.data_tb.tolist(), draws.images.tolist(),
+                        draws.u_kiosk.tolist())
         for i, day in enumerate(days.tolist()):
-            case = Case(first_id + i, day, risk[i], cohort)
-            case.priority = LOWEST
-            case.u_grade = u_grade[i]
-            case.u_escalate = u_escalate[i]
-            case.first_generation = fg[i]
-            case.n_found_at_research = n_found[i]
-            case.draws = draws
-            case.draw_index = i
-            for _ in range(n_contact[i]):
-                child = Child(len(children), case, CONTACT)
-                children.append(child)
-                case.children.append(child)
-            for k in range(d_start[i], d_start[i + 1]):
-                child = Child(len(children), case, DEPICTED, u_identify[k])
-                children.append(child)
-                case.children.append(child)
+            case = Case(first_id + i, day, risk[i], cohort, LOWEST, fg[i], u_grade[i],
+                        u_escalate[i], n_found[i], draws, i, device_draws, device_start[i],
+                        n_devices[i])
+            if n_contact[i] or d_start[i] < d_start[i + 1]:
+                own = [Child(len(children) + k, case, CONTACT) for k in range(n_contact[i])]
+                first = len(children) + len(own)
+                own += [Child(first + k - d_start[i], case, DEPICTED, u_identify[k])
+                        for k in range(d_start[i], d_start[i + 1])]
+                children += own
+                case.children = own
             out.append(case)
         self.cases.extend(out)
+        self.case_blocks.append((draws, days, cohort))
         return out
 
     def _make_devices(self, case: Case, n: int, now: float, route_by_kiosk: bool) -> list[Device]:
-        draws: CaseDraws = case.draws  # type: ignore[assignment]
-        start = int(draws.device_start[case.draw_index])
+        assert case.device_draws is not None
+        device_type, data_tb, images_drawn, u_kiosk = case.device_draws
+        start = case.device_start
         out = []
         devices = self.devices
+        unknown_share = 1.0 - self.known_share
         for j in range(start, start + n):
-            dtype = int(draws.device_type[j])
-            images = float(draws.images[j])
+            dtype = device_type[j]
+            images = images_drawn[j]
             route = (KIOSK if route_by_kiosk and dtype == self.kiosk_type
-                     and draws.u_kiosk[j] < self.kiosk_share else LAB)
-            device = Device(len(devices), case, dtype, float(draws.data_tb[j]), images,
-                            round(images * (1.0 - self.known_share)), route)
+                     and u_kiosk[j] < self.kiosk_share else LAB)
+            device = Device(len(devices), case, dtype, data_tb[j], images,
+                            round(images * unknown_share), route)
             device.t_seized = now
             devices.append(device)
             out.append(device)
@@ -215,18 +237,29 @@ class Pipeline:
     def schedule_referrals(self, days: np.ndarray, draws: CaseDraws) -> None:
         """Create referral ``i`` at ``days[i]`` and send it to intake at that time."""
         cases = self._make_cases(draws, days, NEW)
+        self.referrals = cases
         env = self.env
         times = days.tolist()
         intake = self.intake
 
-        def arrive(event: simpy.Event) -> None:
-            i = event._value
-            intake.arrive(cases[i])
-            if i + 1 < len(cases):
-                env.timeout(times[i + 1] - env._now, i + 1).callbacks.append(arrive)
+        n = len(cases)
 
+        def arrive(call: Call) -> None:
+            i = call.row
+            intake.arrive(call.item)
+            i += 1
+            if i < n:  # the next referral, as env.timeout(times[i] - now) would schedule it
+                now = env._now
+                call.callbacks = callbacks  # env.step, unlike run_until, clears it
+                call.item = cases[i]
+                call.row = i
+                _heappush(queue, (now + (times[i] - now), NORMAL, next(eid), call))
+
+        queue: list[Any] = env._queue
+        eid = env._eid
+        callbacks: list[Callable[[Any], None]] = [arrive]
         if cases:
-            env.timeout(times[0], 0).callbacks.append(arrive)
+            schedule_call(env, times[0] - env._now, Call(callbacks, cases[0], -1, 0))
 
     def load_backlog(self) -> None:
         """Put today's backlog in the queues, with the time it has already waited.
@@ -275,8 +308,7 @@ class Pipeline:
         station = getattr(self, stage)
         examined = stage in ("image_grading", "database_upload")
         for case in cases:
-            draws: CaseDraws = case.draws  # type: ignore[assignment]
-            n = min(int(draws.n_devices[case.draw_index]), left)
+            n = min(case.n_devices, left)
             left -= n
             day = case.referral_day
             self._grade(case)
@@ -311,7 +343,7 @@ class Pipeline:
         case.graded = graded
         case.priority = graded
 
-    def _identify(self, case: Case, children: list[Child], day: float) -> None:
+    def _identify(self, case: Case, children: Sequence[Child], day: float) -> None:
         """Children become known to police; refer them now or hold them by policy."""
         for child in children:
             if child.identified_day == child.identified_day:  # already identified
@@ -320,7 +352,7 @@ class Pipeline:
             if self._gate_open(case):
                 self._refer(child)
             else:
-                case.held_children.append(child)
+                case.held_children = [*case.held_children, child]
 
     def _gate_open(self, case: Case) -> bool:
         policy = self.policy
@@ -336,7 +368,7 @@ class Pipeline:
 
     def _release_held(self, case: Case) -> None:
         if case.held_children and self._gate_open(case):
-            held, case.held_children = case.held_children, []
+            held, case.held_children = case.held_children, NONE
             for child in held:
                 self._refer(child)
 
@@ -346,17 +378,17 @@ class Pipeline:
         self._grade(case)
         if self.adjust_found_at_research is not None:
             self.adjust_found_at_research(case)
-        self._identify(case, case.children[: case.n_found_at_research], now)
+        if case.n_found_at_research:
+            self._identify(case, case.children[: case.n_found_at_research], now)
         self.enforcement.arrive(case)
 
     def _warrant(self, case: Case) -> None:
         now = self.env._now
         case.t_warrant = now
-        draws: CaseDraws = case.draws  # type: ignore[assignment]
-        n = int(draws.n_devices[case.draw_index])
-        devices = self._make_devices(case, n, now, route_by_kiosk=True)
-        self._identify(case, [c for c in case.children if c.route == CONTACT], now)
-        self._release_held(case)
+        devices = self._make_devices(case, case.n_devices, now, route_by_kiosk=True)
+        if case.children:
+            self._identify(case, [c for c in case.children if c.route == CONTACT], now)
+            self._release_held(case)
         if not devices:
             case.t_exam_done = now
             self._release_held(case)
@@ -387,7 +419,8 @@ class Pipeline:
         case.pending_exam -= 1
         if case.pending_exam == 0:
             case.t_exam_done = now
-            self._release_held(case)
+            if case.held_children:
+                self._release_held(case)
         self.image_grading.arrive(device)
 
     def _graded(self, device: Device) -> None:

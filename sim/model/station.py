@@ -11,9 +11,9 @@ job: the cost of one service is one scheduled event. Jobs are never interrupted
 
 This is the simulator's hot path (see ``bench/RESULTS.md``): a job that finds a free
 member starts at once without passing through the queue, and a service completion is a
-small :class:`_Service` record pushed straight onto the environment's event queue
-exactly as :meth:`simpy.Environment.schedule` would push a ``Timeout`` (same time,
-priority and sequence number, so the event order is unchanged).
+small :class:`~sim.model.engine.Call` record pushed straight onto the environment's
+event queue exactly as :meth:`simpy.Environment.schedule` would push a ``Timeout``
+(same time, priority and sequence number, so the event order is unchanged).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL
 
-from sim.monitor.records import StationLog
+from sim.model.engine import Call
+from sim.monitor.records import END_OFFSET, LOG_END, LOG_ROW, StationLog
 
 #: ``key(item, now) -> (k1, k2)``: lower keys are served first.
 KeyFn = Callable[[Any, float], tuple[float, float]]
@@ -36,25 +37,8 @@ DoneFn = Callable[[Any], None]
 
 _heappush = heapq.heappush
 _heappop = heapq.heappop
-
-
-class _Service:
-    """A service in progress, as an event on SimPy's queue.
-
-    :meth:`simpy.Environment.step` reads only ``callbacks`` (and ``_ok``) of the
-    events it pops, so this slotted record is all a completion needs; it costs a
-    fraction of a :class:`simpy.Timeout`. Never yielded by a process.
-    """
-
-    __slots__ = ("callbacks", "item", "row", "tier")
-    _ok = True
-    _value = None
-
-    def __init__(self, callbacks: list[Callable[[Any], None]], item: Any, tier: int, row: int):
-        self.callbacks = callbacks
-        self.item = item
-        self.tier = tier
-        self.row = row
+_pack_row = LOG_ROW.pack
+_pack_end = LOG_END.pack_into
 
 
 class Pool:
@@ -92,6 +76,8 @@ class Pool:
         self.busy = 0
         self.busy_area = 0.0
         self._last = 0.0
+        #: True unless a subclass extends :meth:`release` (stations then call it).
+        self.plain_release = type(self).release is Pool.release
 
     def tier_index(self, name: str) -> int:
         """Position of tier ``name`` (pool order, fastest first)."""
@@ -151,9 +137,11 @@ class Pool:
             station = stations[0]
             queue = station.queue
             while queue:
-                for tier, n_free in enumerate(free):  # noqa: B007 - tier used below
+                tier = 0  # the fastest tier with a free member
+                for n_free in free:
                     if n_free:
                         break
+                    tier += 1
                 else:
                     return
                 now = self.env._now
@@ -166,9 +154,11 @@ class Pool:
                 station.start(entry[4], entry[3], tier, entry[5])
             return
         while True:
-            for tier, n_free in enumerate(free):  # noqa: B007 - tier used below
+            tier = 0  # the fastest tier with a free member
+            for n_free in free:
                 if n_free:
                     break
+                tier += 1
             else:
                 return
             best = None
@@ -229,16 +219,15 @@ class Station:
         self._last = 0.0
         self._seq = 0
         self._days_per_hour = pool.days_per_work_hour if pool is not None else 1.0 / 24.0
+        self._tier_speeds: list[float] = pool.tier_speeds if pool is not None else []
         # One callbacks list shared by every completion event of this station: SimPy
         # only reads it (and then sets the event's own attribute to None).
         self._callbacks: list[Callable[[Any], None]] = [self._finish]
-        log = self.log  # its columns' append methods, for start()
-        self._log_append = (log.entity.append, log.priority.append, log.queued_priority.append,
-                            log.arrive.append,
-                            log.start.append, log.end.append, log.service.append,
-                            log.tier.append)
+        self._log = self.log.data  # packed rows of LOG_DTYPE, added by start()
         if pool is not None:
             pool.stations.append(self)
+        if not enabled:
+            self.arrive = self._pass  # type: ignore[method-assign]
 
     def _account(self, now: float) -> None:
         dt = now - self._last
@@ -251,10 +240,6 @@ class Station:
     def arrive(self, item: Any, arrived_at: float | None = None) -> None:
         """An item joins the stage now (``arrived_at`` earlier, for the initial backlog)."""
         self.arrived += 1
-        if not self.enabled:
-            self.completed += 1
-            self.on_done(item)
-            return
         now = self.env._now
         queue = self.queue
         dt = now - self._last
@@ -292,6 +277,12 @@ class Station:
         _heappush(queue, (k1, k2, self._seq, since, item, item.case.priority))
         pool.dispatch()
 
+    def _pass(self, item: Any, arrived_at: float | None = None) -> None:
+        """:meth:`arrive` of a disabled station: counted, and passed straight on."""
+        self.arrived += 1
+        self.completed += 1
+        self.on_done(item)
+
     def start(self, item: Any, arrived_at: float, tier: int, queued_priority: int = -1) -> None:
         """Begin service of ``item`` by a member of ``tier`` (-1 for a delay).
 
@@ -309,30 +300,23 @@ class Station:
         self.in_service += 1
         hours = self.work(item)
         if tier >= 0:
-            assert self.pool is not None
-            duration = hours * self._days_per_hour / self.pool.tier_speeds[tier]
+            duration = hours * self._days_per_hour / self._tier_speeds[tier]
         else:
             duration = hours * self._days_per_hour
         if duration < 0:
             raise ValueError(f"negative service time {duration} at stage {self.name}")
-        # StationLog.started(), inlined
-        a_entity, a_priority, a_queued, a_arrive, a_start, a_end, a_service, a_tier = \
-            self._log_append
-        a_entity(item.id)
+        # StationLog.started(), inlined: one packed row of LOG_DTYPE.
+        log = self._log
+        end_at = len(log) + END_OFFSET
         priority = item.case.priority
-        a_priority(priority)
-        a_queued(priority if queued_priority < 0 else queued_priority)
-        a_arrive(arrived_at)
-        a_start(now)
-        a_end(NAN)
-        a_service(duration)
-        a_tier(tier)
+        log += _pack_row(item.id, priority, priority if queued_priority < 0 else queued_priority,
+                         arrived_at, now, NAN, duration, tier)
         # What env.timeout(duration) would schedule, minus the Timeout object.
         queue: list[Any] = env._queue
         _heappush(queue, (now + duration, NORMAL, next(env._eid),
-                          _Service(self._callbacks, item, tier, len(self.log.end) - 1)))
+                          Call(self._callbacks, item, tier, end_at)))
 
-    def _finish(self, event: _Service) -> None:
+    def _finish(self, event: Call) -> None:
         item = event.item
         now = self.env._now
         dt = now - self._last
@@ -343,14 +327,22 @@ class Station:
             self._last = now
         self.in_service -= 1
         self.completed += 1
-        self.log.end[event.row] = now
+        _pack_end(self._log, event.row, now)  # StationLog.ended(), inlined
         pool = self.pool
-        if pool is not None:
-            pool.release(event.tier)
+        if pool is None:
             self.on_done(item)
-            pool.dispatch()
+            return
+        tier = event.tier
+        if pool.plain_release and not pool.leaving[tier]:  # pool.release(tier), inlined
+            pool.busy_area += pool.busy * (now - pool._last)
+            pool._last = now
+            pool.busy -= 1
+            pool.free[tier] += 1
         else:
-            self.on_done(item)
+            pool.release(tier)
+        self.on_done(item)
+        if self.queue or len(pool.stations) > 1:  # else dispatch() would find nothing
+            pool.dispatch()
 
     def close(self, now: float) -> None:
         """Bring the time integrals up to ``now`` and log the items still waiting."""

@@ -390,9 +390,16 @@ class Workforce:
 
     # ------------------------------------------------------------------ results
     def status(self, pool: Pool) -> dict[str, float]:
-        """Head-count by state for the staff time series (all pools)."""
+        """Head-count by state for the staff time series (all pools).
+
+        The keys are those of ``WORKFORCE_COLUMNS`` in :mod:`sim.model.replication`,
+        in that order.
+        """
         state = self.states.get(pool.name)
-        capacity = sum(n * s for n, s in zip(pool.on_duty, pool.tier_speeds, strict=True))
+        if len(pool.on_duty) == 1:
+            capacity = pool.on_duty[0] * pool.tier_speeds[0]
+        else:
+            capacity = sum(n * s for n, s in zip(pool.on_duty, pool.tier_speeds, strict=True))
         if state is None:
             return {"in_training": 0, "off_duty_training": 0, "new_starters": 0, "trained": 0,
                     "recruiting": 0, "employed": sum(pool.on_duty), "capacity_fte": capacity}

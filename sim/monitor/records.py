@@ -1,17 +1,16 @@
-"""Columnar logs written during a replication, and the records it returns.
+"""Logs written during a replication, and the records it returns.
 
-Logs are typed arrays (:class:`array.array`, list-like: ``append``, indexing, ``len``)
-appended once per service start; they become numpy columns only when the replication
-ends, by a plain copy of their buffer. Typed arrays store the numbers themselves rather
-than pointers to boxed Python floats scattered over the heap: a quarter of the memory,
-and the conversion at the end no longer chases a pointer per value (see
-``bench/RESULTS.md``).
+A station's log is a ``bytearray`` of packed rows, one per service start; it becomes
+numpy columns only when the replication ends, by a view of its buffer. Packed rows
+store the numbers themselves rather than pointers to boxed Python floats scattered
+over the heap: a quarter of the memory, and the conversion at the end no longer
+chases a pointer per value (see ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import math
-from array import array
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,55 +19,64 @@ import numpy as np
 NAN = math.nan
 
 
+#: A station-log row: its fields, in buffer order, with their types.
+LOG_DTYPE = np.dtype([("entity", "<i8"), ("priority", "<i8"), ("queued_priority", "<i8"),
+                      ("arrive", "<f8"), ("start", "<f8"), ("end", "<f8"),
+                      ("service", "<f8"), ("tier", "<i8")])
+LOG_FIELDS: tuple[str, ...] = tuple(LOG_DTYPE.names or ())
+#: Packs one row (little-endian, no padding: the layout of LOG_DTYPE).
+LOG_ROW = struct.Struct("<qqqddddq")
+#: Packs the ``end`` of a row, at ``row offset + END_OFFSET``.
+LOG_END = struct.Struct("<d")
+END_OFFSET = LOG_DTYPE.fields["end"][1] if LOG_DTYPE.fields else 0
+
+
 class StationLog:
     """One row per service at a station: who, when it arrived, started, ended.
 
-    Each field is a column: an ``array('q')`` of 64-bit integers (``entity``; ``priority``,
-    the case's priority when service started; ``queued_priority``, its priority when it
-    joined the queue, which ordered the queue; ``tier``) or an ``array('d')`` of float64
-    days (``arrive``, ``start``, ``end``, ``service``).
+    Rows are packed one after another into a ``bytearray`` (``data``) in the layout
+    of :data:`LOG_DTYPE`, so logging a service start is one ``pack`` and one append.
+    The columns are read as numpy arrays through attributes of the same names:
+    ``entity``; ``priority``, the case's priority when service started;
+    ``queued_priority``, its priority when it joined the queue, which ordered the
+    queue; ``tier`` (int64); ``arrive``, ``start``, ``end``, ``service`` (float64
+    days; NaN where not happened).
     """
 
-    __slots__ = ("arrive", "end", "entity", "priority", "queued_priority", "service", "start",
-                 "tier")
+    __slots__ = ("data",)
 
     def __init__(self) -> None:
-        self.entity: array[int] = array("q")
-        self.priority: array[int] = array("q")
-        self.queued_priority: array[int] = array("q")
-        self.arrive: array[float] = array("d")
-        self.start: array[float] = array("d")
-        self.end: array[float] = array("d")
-        self.service: array[float] = array("d")
-        self.tier: array[int] = array("q")
+        self.data = bytearray()
 
     def started(self, entity: int, priority: int, arrive: float, start: float,
                 service: float, tier: int, queued_priority: int | None = None) -> int:
-        """Log a service start; returns the row, whose ``end`` is set on completion."""
-        self.entity.append(entity)
-        self.priority.append(priority)
-        self.queued_priority.append(priority if queued_priority is None else queued_priority)
-        self.arrive.append(arrive)
-        self.start.append(start)
-        self.end.append(NAN)
-        self.service.append(service)
-        self.tier.append(tier)
-        return len(self.end) - 1
+        """Log a service start; returns the byte offset of its ``end`` in :attr:`data`."""
+        at = len(self.data) + END_OFFSET
+        self.data += LOG_ROW.pack(entity, priority, priority if queued_priority is None
+                                  else queued_priority, arrive, start, NAN, service, tier)
+        return at
+
+    def ended(self, at: int, end: float) -> None:
+        """Set the ``end`` of the row whose end is at byte offset ``at``."""
+        LOG_END.pack_into(self.data, at, end)
 
     def waiting(self, entity: int, priority: int, arrive: float,
                 queued_priority: int | None = None) -> None:
         """Log an item still waiting when the run ends (start and end unknown)."""
-        self.entity.append(entity)
-        self.priority.append(priority)
-        self.queued_priority.append(priority if queued_priority is None else queued_priority)
-        self.arrive.append(arrive)
-        self.start.append(NAN)
-        self.end.append(NAN)
-        self.service.append(NAN)
-        self.tier.append(-1)
+        self.data += LOG_ROW.pack(entity, priority, priority if queued_priority is None
+                                  else queued_priority, arrive, NAN, NAN, NAN, -1)
+
+    def column(self, name: str) -> np.ndarray:
+        """Column ``name`` as a new numpy array (int64 or float64)."""
+        return np.frombuffer(self.data, dtype=LOG_DTYPE)[name].copy()
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in LOG_FIELDS:
+            return self.column(name)
+        raise AttributeError(name)
 
     def __len__(self) -> int:
-        return len(self.entity)
+        return len(self.data) // LOG_DTYPE.itemsize
 
 
 Table = dict[str, np.ndarray]

@@ -23,7 +23,7 @@ COHORTS = ("new", "backlog")
 AGE_BUCKETS_DAYS = (90.0, 365.0)
 
 
-def _arr(values: Sequence[float]) -> np.ndarray:
+def _arr(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 

@@ -1,0 +1,107 @@
+"""The event loop: a SimPy environment stepped with less overhead per event.
+
+The model's frequent events (referral arrivals, service completions) are small
+:class:`Call` records pushed on the environment's own event queue exactly as
+:meth:`simpy.Environment.schedule` would push a ``Timeout``: same time, priority and
+sequence number, so the order of events is SimPy's. Everything else (staff changes,
+training, sampling) is ordinary SimPy events and processes on the same queue.
+
+:func:`run_until` processes the queue like ``env.run(until=end)``: a :class:`Call` is
+dispatched straight to its function, any other event through its callbacks as
+:meth:`simpy.Environment.step` does. ``env.run`` still works on the same environment
+(a :class:`Call` has the ``callbacks`` and ``_ok`` that ``step`` reads), only slower.
+
+These rely on two SimPy internals, ``Environment._queue`` and ``_eid``; simpy is
+pinned ``<5`` in ``pyproject.toml`` and every model test would fail at once if
+either changed.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+from simpy.events import NORMAL
+
+_heappush = heapq.heappush
+_heappop = heapq.heappop
+
+
+class Call:
+    """``fn(call)`` at a scheduled time, as an event on SimPy's queue.
+
+    Parameters
+    ----------
+    callbacks : list of callable
+        One-element list ``[fn]``; it may be shared by every call of the same kind
+        (SimPy only reads it, and :func:`run_until` does not touch it).
+    item : object
+        The entity the call is about.
+    tier : int
+        Skill tier of the staff member serving ``item`` (-1: none).
+    row : int
+        Where the station's log records the service's end (an index into its
+        buffer), or the index of a referral.
+
+    Notes
+    -----
+    Never yielded by a process: nothing can wait on it.
+    """
+
+    __slots__ = ("callbacks", "item", "row", "tier")
+    _ok = True
+    _value = None
+
+    def __init__(self, callbacks: list[Callable[[Any], None]], item: Any, tier: int, row: int):
+        self.callbacks = callbacks
+        self.item = item
+        self.tier = tier
+        self.row = row
+
+
+def schedule_call(env: simpy.Environment, delay_days: float, call: Call) -> None:
+    """Put ``call`` on ``env``'s queue ``delay_days`` from now (as ``env.timeout`` would)."""
+    queue: list[Any] = env._queue
+    _heappush(queue, (env._now + delay_days, NORMAL, next(env._eid), call))
+
+
+def run_until(env: simpy.Environment, end_day: float) -> None:
+    """Process every event scheduled before ``end_day``, then set the clock to it.
+
+    The same events in the same order as ``env.run(until=end_day)``: SimPy stops at an
+    urgent event at ``end_day``, which comes before any ordinary event at that time.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        The environment, with its clock before ``end_day``.
+    end_day : float
+        Stop time.
+
+    Raises
+    ------
+    ValueError
+        If ``end_day`` is not after the current time.
+    """
+    if not end_day > env._now:
+        raise ValueError(f"end_day ({end_day}) must be after the current time ({env._now})")
+    queue: list[Any] = env._queue
+    pop = _heappop
+    event: Any
+    call_cls = Call
+    while queue and queue[0][0] < end_day:
+        env._now, _, _, event = pop(queue)
+        if event.__class__ is call_cls:
+            event.callbacks[0](event)
+            continue
+        # simpy.Environment.step, for ordinary events.
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+    env._now = end_day

@@ -1,0 +1,147 @@
+"""The event loop and the hot-path records: same answers as plain SimPy, exactly.
+
+``sim.model.engine.run_until`` replaces ``env.run(until=...)`` and the model's frequent
+events are :class:`~sim.model.engine.Call` records instead of SimPy timeouts; station
+logs are packed rows; service times come from ``item_sampler``. Each must be an exact
+stand-in for what it replaced, so these tests compare with the plain-SimPy way.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import simpy
+
+import sim.model.replication as replication
+from sim.config import load_scenario, with_overrides
+from sim.config.distspec import DistSpec
+from sim.distributions import BLOCK, item_sampler, sampler
+from sim.model.engine import Call, run_until, schedule_call
+from sim.monitor.records import StationLog
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_with_env_run(env: simpy.Environment, end: float) -> None:
+    env.run(until=end)
+
+
+def _same_records(a: Any, b: Any) -> None:
+    assert a.events == b.events
+    assert a.conservation == b.conservation
+    assert a.time_averages == b.time_averages
+    assert a.tables.keys() == b.tables.keys()
+    for name, table in a.tables.items():
+        assert table.keys() == b.tables[name].keys(), name
+        for col, values in table.items():
+            other = b.tables[name][col]
+            assert values.dtype == other.dtype, (name, col)
+            if values.dtype.kind == "f":
+                np.testing.assert_array_equal(values, other, err_msg=f"{name}.{col}")
+            else:
+                assert values.tolist() == other.tolist(), (name, col)
+
+
+@pytest.mark.parametrize("path", ["tests/mini", "scenarios/best-plan.yaml"])
+def test_run_until_gives_the_same_replication_as_env_run(path, make_mini, monkeypatch):
+    # best-plan has every workforce lever: hiring, training, attrition, outsourcing and
+    # automation run as SimPy processes and timeouts between the model's own calls.
+    if path == "tests/mini":
+        scenario = make_mini()
+    else:
+        scenario = with_overrides(load_scenario(ROOT / path),
+                                  {"run.horizon_years": None, "run.horizon_days": 400})
+    fast = replication.run_replication(scenario, 1, 11)
+    monkeypatch.setattr(replication, "run_until", _run_with_env_run)
+    plain = replication.run_replication(scenario, 1, 11)
+    _same_records(fast, plain)
+
+
+def _interleaved(runner: Any) -> list[tuple[float, str]]:
+    """Calls, timeouts and a process at equal and distinct times; the order they ran."""
+    env = simpy.Environment()
+    seen: list[tuple[float, str]] = []
+
+    def note(call: Call) -> None:
+        seen.append((env.now, f"call {call.row}"))
+
+    callbacks = [note]
+    for row, delay in enumerate([2.0, 1.0, 2.0, 5.0, 3.0]):  # 5.0 is the end: not run
+        schedule_call(env, delay, Call(callbacks, None, -1, row))
+
+    def proc() -> Any:
+        for step in (1.0, 1.0, 0.5):
+            yield env.timeout(step)
+            seen.append((env.now, "process"))
+        yield env.timeout(10.0)  # beyond the end
+        seen.append((env.now, "late"))
+
+    env.process(proc())
+    env.timeout(2.0).callbacks.append(lambda _e: seen.append((env.now, "timeout")))
+    runner(env, 5.0)
+    seen.append((env.now, "end"))
+    return seen
+
+
+def test_run_until_runs_events_in_simpys_order_and_stops_before_the_end():
+    fast = _interleaved(run_until)
+    assert fast == _interleaved(_run_with_env_run)
+    assert (5.0, "call 3") not in fast  # SimPy stops before ordinary events at `until`
+    assert fast[-1] == (5.0, "end")
+    assert [t for t, _ in fast] == sorted(t for t, _ in fast)
+
+
+def test_run_until_refuses_an_end_not_after_now():
+    env = simpy.Environment(initial_time=3.0)
+    with pytest.raises(ValueError, match="must be after"):
+        run_until(env, 3.0)
+
+
+def test_run_until_raises_a_failed_process_like_simpy():
+    def broken(env: simpy.Environment) -> Any:
+        yield env.timeout(1.0)
+        raise KeyError("lost exhibit")
+
+    for runner in (run_until, _run_with_env_run):
+        env = simpy.Environment()
+        env.process(broken(env))
+        with pytest.raises(KeyError, match="lost exhibit"):
+            runner(env, 10.0)
+
+
+@pytest.mark.parametrize("spec", [
+    DistSpec("exponential", (("mean", 6.4),), "duration"),
+    DistSpec("lognormal", (("mean", 3.0), ("sd", 4.5)), "duration"),
+    DistSpec("fixed", (("value", 2.5),), "duration"),
+])
+def test_item_sampler_draws_what_sampler_draws(spec):
+    n = BLOCK + 7  # across a block boundary
+    plain = sampler(spec, np.random.default_rng(5), 1.0 / 24.0)
+    by_item = item_sampler(spec, np.random.default_rng(5), 1.0 / 24.0)
+    expected = [plain() for _ in range(n)]
+    got = [by_item(object()) for _ in range(n)]
+    assert got == expected
+
+
+def test_station_log_rows_come_back_as_typed_columns():
+    log = StationLog()
+    end_at = log.started(entity=7, priority=2, arrive=1.5, start=2.0, service=0.25, tier=1,
+                         queued_priority=3)
+    log.started(entity=8, priority=0, arrive=2.5, start=2.5, service=1.0, tier=0)
+    log.ended(end_at, 2.25)
+    log.waiting(entity=9, priority=1, arrive=3.0)
+    assert len(log) == 3
+    assert log.entity.dtype == np.int64 and log.entity.tolist() == [7, 8, 9]
+    assert log.priority.tolist() == [2, 0, 1]
+    assert log.queued_priority.tolist() == [3, 0, 1]
+    assert log.tier.tolist() == [1, 0, -1]
+    assert log.arrive.dtype == np.float64 and log.arrive.tolist() == [1.5, 2.5, 3.0]
+    assert log.start.tolist()[:2] == [2.0, 2.5] and math.isnan(log.start[2])
+    assert log.end[0] == 2.25 and math.isnan(log.end[1]) and math.isnan(log.end[2])
+    assert log.service.tolist()[:2] == [0.25, 1.0]
+    with pytest.raises(AttributeError):
+        _ = log.nonsense
