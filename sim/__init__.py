@@ -11,8 +11,25 @@ Examples
 >>> records = run_replication(scenario, replication=0, seed=1)  # doctest: +SKIP
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from sim.config import ScenarioError, load_scenario, scenario_from_dict, with_overrides
-from sim.model.replication import run_replication
+
+if TYPE_CHECKING:
+    from sim.model.replication import run_replication
 
 __all__ = ["ScenarioError", "load_scenario", "run_replication", "scenario_from_dict",
            "with_overrides"]
+
+
+def __getattr__(name: str) -> Any:
+    # The model (SimPy, numpy) is imported on first use, so that reading and validating
+    # scenarios (``fbsim validate``) does not pay for it.
+    if name == "run_replication":
+        from sim.model.replication import run_replication
+
+        globals()["run_replication"] = run_replication
+        return run_replication
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

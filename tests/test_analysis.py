@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.analysis.stats import band, mean_ci
+from sim.analysis.stats import band, fan, mean_ci, t_quantile
 from sim.analysis.survival import kaplan_meier, quantile, survival_at
 from sim.config.distspec import _parse_duration, _parse_plain
 from sim.distributions import draw, sampler
@@ -50,6 +50,26 @@ def test_mean_ci_covers_and_clips():
     mean, low, high = band(np.array([[0.0, 1.0], [2.0, 3.0]]))
     np.testing.assert_allclose(mean, [1, 2])
     assert (low < mean).all() and (high > mean).all()
+
+
+@pytest.mark.parametrize("df", [*range(1, 40), 99, 999, 10**6])
+def test_t_quantile_is_scipy_stats_t_ppf(df):
+    for level in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0):
+        p = 0.5 + level / 2
+        assert t_quantile(p, df) == float(stats.t.ppf(p, df))
+
+
+def test_fan_is_nanquantile_with_or_without_nan():
+    rng = np.random.default_rng(3)
+    curves = rng.exponential(10.0, (7, 500)).round(1)
+    q = (0.05, 0.25, 0.5, 0.75, 0.95)
+    np.testing.assert_array_equal(fan(curves), np.nanquantile(curves, q, axis=0))
+    curves[2, 10:20] = np.nan
+    curves[:, 30] = np.nan
+    with pytest.warns(RuntimeWarning, match="All-NaN slice"):
+        expected = np.nanquantile(curves, q, axis=0)
+    with pytest.warns(RuntimeWarning, match="All-NaN slice"):
+        np.testing.assert_array_equal(fan(curves), expected)
 
 
 @pytest.mark.parametrize("raw", [

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import filecmp
 import json
+import multiprocessing
 from pathlib import Path
 
 import pytest
 
 from sim.experiment import ProcessBackend, SerialBackend, run_experiment
+from sim.experiment.backends import default_start_method
 from sim.results import read_table
 from sim.results.folder import StagedFolder
 from sim.results.summary import summary_dict
@@ -22,10 +24,18 @@ def _tables_equal(a: Path, b: Path) -> None:
     assert not mismatch and not errors
 
 
-def test_serial_equals_two_processes(make_mini, tmp_path):
+@pytest.mark.parametrize("start_method", [
+    None,
+    "spawn",
+    pytest.param("forkserver", marks=pytest.mark.skipif(
+        "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver")),
+])
+def test_serial_equals_two_processes(make_mini, tmp_path, start_method):
     s = make_mini(**{"run.horizon_days": 150})
     serial = run_experiment(s, 3, 21, SerialBackend(), table_dir=tmp_path / "serial")
-    parallel = run_experiment(s, 3, 21, ProcessBackend(2), table_dir=tmp_path / "parallel")
+    backend = ProcessBackend(2, start_method)
+    assert backend.start_method == (start_method or default_start_method())
+    parallel = run_experiment(s, 3, 21, backend, table_dir=tmp_path / "parallel")
     _tables_equal(tmp_path / "serial", tmp_path / "parallel")
     assert summary_dict(serial) == summary_dict(parallel)
     assert [r.replication for r in parallel.replications] == [0, 1, 2]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.analysis.stats import Estimate, mean_ci
+from sim.analysis.stats import Estimate, mean_ci, t_quantile
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,6 @@ def ratio_of_mean_differences(numerator: np.ndarray, denominator: np.ndarray,
     level : float
         Confidence level.
     """
-    from scipy import stats
-
     a = np.asarray(numerator, dtype=float)
     b = np.asarray(denominator, dtype=float)
     n = a.size
@@ -81,7 +79,7 @@ def ratio_of_mean_differences(numerator: np.ndarray, denominator: np.ndarray,
     r = float(a.mean() / b.mean())
     cov = np.cov(a, b, ddof=1)
     var = (cov[0, 0] + r * r * cov[1, 1] - 2 * r * cov[0, 1]) / (n * b.mean() ** 2)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * float(np.sqrt(max(var, 0.0)))
+    half = t_quantile(0.5 + level / 2, n - 1) * float(np.sqrt(max(var, 0.0)))
     return Ratio(r, r - half, r + half)
 
 

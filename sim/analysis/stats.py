@@ -3,6 +3,10 @@
 Each replication is one independent observation of a metric, so a metric's estimate
 is the mean over replications with a Student-t interval. Replications where a metric
 is undefined (NaN, e.g. a P90 the curve never reaches) are left out and counted.
+
+SciPy is imported only when a t quantile is computed (:func:`t_quantile`), and then
+only ``scipy.special`` (a fraction of the cost of ``scipy.stats``), so that worker
+processes and short runs do not pay for it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,17 @@ class Estimate:
         return (self.ci_high - self.ci_low) / 2.0
 
 
+def t_quantile(p: float, df: int) -> float:
+    """Quantile ``p`` of Student's t distribution with ``df`` degrees of freedom.
+
+    For ``0 < p <= 1``, the same value as ``scipy.stats.t.ppf(p, df)`` (which calls
+    ``stdtrit``), without importing ``scipy.stats``.
+    """
+    from scipy.special import stdtrit
+
+    return float(stdtrit(df, p))
+
+
 def mean_ci(values: np.ndarray | list[float], level: float = 0.95,
             bounds: tuple[float, float] = (-math.inf, math.inf)) -> Estimate:
     """Mean and Student-t confidence interval, ignoring NaN values.
@@ -66,7 +80,7 @@ def mean_ci(values: np.ndarray | list[float], level: float = 0.95,
     if n < 2:
         return Estimate(mean, math.nan, math.nan, n, int(arr.size), math.nan)
     sd = float(ok.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
+    half = t_quantile(0.5 + level / 2.0, n - 1) * sd / math.sqrt(n)
     low = max(mean - half, bounds[0])
     high = min(mean + half, bounds[1])
     return Estimate(mean, low, high, n, int(arr.size), sd)
@@ -90,11 +104,19 @@ def band(curves: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarra
     mean = np.nanmean(curves, axis=0)
     if n < 2:
         return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
-    half = stats.t.ppf(0.5 + level / 2.0, n - 1) * np.nanstd(curves, axis=0, ddof=1) / math.sqrt(n)
+    half = t_quantile(0.5 + level / 2.0, n - 1) * np.nanstd(curves, axis=0, ddof=1) / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
 def fan(curves: np.ndarray, quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
         ) -> np.ndarray:
-    """Pointwise quantiles across replications (for fan charts), shape (q, points)."""
-    return np.nanquantile(np.asarray(curves, dtype=float), quantiles, axis=0)
+    """Pointwise quantiles across replications (for fan charts), shape (q, points).
+
+    NaN values are ignored. Without any, :func:`numpy.quantile` gives the same values
+    as :func:`numpy.nanquantile`, which works column by column and is about a hundred
+    times slower on a fan chart's thousands of points.
+    """
+    arr = np.asarray(curves, dtype=float)
+    if np.isnan(arr).any():
+        return np.nanquantile(arr, quantiles, axis=0)
+    return np.quantile(arr, quantiles, axis=0)

@@ -47,9 +47,15 @@ NonNegFloat = Annotated[float, Field(ge=0.0)]
 
 
 class Strict(BaseModel):
-    """Base: frozen, unknown keys forbidden."""
+    """Base: frozen, unknown keys forbidden.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    ``defer_build``: pydantic builds a model's validator when it first validates,
+    not when the class is defined, so importing the schema is cheap (worker
+    processes only unpickle scenarios) and loading a scenario builds the whole
+    tree in one pass, faster than class by class.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def _check_shares(shares: dict[str, float], what: str) -> None:

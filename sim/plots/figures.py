@@ -8,11 +8,14 @@ touched and plotting works without a display. Statistics come from
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.axes import Axes
 
 from sim.analysis.stats import fan
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def _dates(start: dt.date, days: np.ndarray) -> np.ndarray:

@@ -1,20 +1,30 @@
-"""Run-level outputs: summary.json, per-replication metrics and curves, plots."""
+"""Run-level outputs: summary.json, per-replication metrics and curves, plots.
+
+The CSV files are written from numpy columns (:func:`sim.results.tables.columns_csv_writer`),
+so writing a run's outputs imports neither pandas nor, without plots, matplotlib. The
+``*_frame`` functions return the same tables as pandas DataFrames for analysis.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from sim.analysis.metrics import IDENTIFY_GRID_DAYS, METRICS
 from sim.analysis.stats import Estimate, band
-from sim.experiment.runner import ExperimentResult
 from sim.results.atomic import write_atomic, write_json
-from sim.results.tables import csv_writer
+from sim.results.tables import columns_csv_writer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.experiment.runner import ExperimentResult
+
+Columns = dict[str, np.ndarray]
 
 
 def _num(x: float) -> float | None:
@@ -34,29 +44,61 @@ def summary_dict(result: ExperimentResult) -> dict[str, Any]:
             "seed": result.seed, "metrics": metrics}
 
 
-def metrics_frame(result: ExperimentResult) -> pd.DataFrame:
-    """One row per replication, one column per metric."""
-    rows = [{"replication": r.replication, **r.metrics, "events": r.events,
-             "seconds": r.seconds} for r in result.replications]
-    return pd.DataFrame(rows)
+def metrics_columns(result: ExperimentResult) -> Columns:
+    """One row per replication, one column per metric (and events, seconds)."""
+    reps = result.replications
+    names: dict[str, None] = {}
+    for r in reps:
+        names.update(dict.fromkeys(r.metrics))
+    nan = math.nan
+    return {"replication": np.asarray([r.replication for r in reps]),
+            **{name: np.asarray([r.metrics.get(name, nan) for r in reps]) for name in names},
+            "events": np.asarray([r.events for r in reps]),
+            "seconds": np.asarray([r.seconds for r in reps])}
 
 
-def identify_curve_frame(result: ExperimentResult) -> pd.DataFrame:
+def identify_curve_columns(result: ExperimentResult) -> Columns:
     """Share identified by day since referral: mean and 95% band across replications."""
     curves = np.vstack([r.identified_curve for r in result.replications])
     mean, low, high = band(curves)
-    return pd.DataFrame({"days_since_referral": IDENTIFY_GRID_DAYS, "identified_share_mean": mean,
-                         "ci95_low": low, "ci95_high": high})
+    return {"days_since_referral": IDENTIFY_GRID_DAYS, "identified_share_mean": mean,
+            "ci95_low": low, "ci95_high": high}
+
+
+def waiting_columns(result: ExperimentResult) -> Columns:
+    """Items waiting per stage over time, long format with a replication column."""
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for r in result.replications:
+        days = np.asarray(r.timeseries_days)
+        for stage, values in r.waiting.items():
+            values = np.asarray(values)
+            parts.append((np.full(values.size, r.replication, dtype=np.int64), days,
+                          np.full(values.size, stage, dtype=object), values))
+    if not parts:
+        raise ValueError("no waiting time series to write")
+    return {name: np.concatenate([p[i] for p in parts])
+            for i, name in enumerate(("replication", "day", "stage", "waiting"))}
+
+
+def metrics_frame(result: ExperimentResult) -> pd.DataFrame:
+    """One row per replication, one column per metric (a DataFrame of :func:`metrics_columns`)."""
+    import pandas as pd
+
+    return pd.DataFrame(metrics_columns(result))
+
+
+def identify_curve_frame(result: ExperimentResult) -> pd.DataFrame:
+    """:func:`identify_curve_columns` as a DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(identify_curve_columns(result))
 
 
 def waiting_frame(result: ExperimentResult) -> pd.DataFrame:
-    """Items waiting per stage over time, long format with a replication column."""
-    frames = []
-    for r in result.replications:
-        for stage, values in r.waiting.items():
-            frames.append(pd.DataFrame({"replication": r.replication, "day": r.timeseries_days,
-                                        "stage": stage, "waiting": values}))
-    return pd.concat(frames, ignore_index=True)
+    """:func:`waiting_columns` as a DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(waiting_columns(result))
 
 
 def write_run_outputs(folder: Path, result: ExperimentResult, manifest: dict[str, Any],
@@ -65,10 +107,10 @@ def write_run_outputs(folder: Path, result: ExperimentResult, manifest: dict[str
     write_json(folder / "summary.json", summary_dict(result))
     scenario_yaml = yaml.safe_dump(result.scenario.model_dump(mode="json"), sort_keys=False)
     write_atomic(folder / "scenario.yaml", lambda f: f.write(scenario_yaml))
-    for name, frame in (("replication_metrics.csv", metrics_frame(result)),
-                        ("identify_curve.csv", identify_curve_frame(result)),
-                        ("waiting_timeseries.csv", waiting_frame(result))):
-        write_atomic(folder / name, csv_writer(frame))
+    for name, columns in (("replication_metrics.csv", metrics_columns(result)),
+                          ("identify_curve.csv", identify_curve_columns(result)),
+                          ("waiting_timeseries.csv", waiting_columns(result))):
+        write_atomic(folder / name, columns_csv_writer(columns))
     if plots:
         from sim.plots.run_plots import save_run_plots
 
