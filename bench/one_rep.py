@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sim.cli import one_blas_thread  # noqa: E402
+
+one_blas_thread()  # as the fbsim command does first: numpy's BLAS threads are never used
+
 from sim.config import load_scenario, with_overrides  # noqa: E402
 from sim.model.replication import run_replication  # noqa: E402
 

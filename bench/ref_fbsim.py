@@ -30,6 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from sim.cli import one_blas_thread  # noqa: E402
+
+one_blas_thread()  # as the fbsim command does first: numpy's BLAS threads are never used
+
 import numpy as np  # noqa: E402
 
 from sim.config import load_scenario, with_overrides  # noqa: E402

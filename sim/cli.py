@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,24 @@ from sim.config.schema import Scenario
 DEFAULT_SCENARIO = Path("scenarios") / "met-baseline.yaml"
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CHECK_FLAGGED = 3
+
+
+#: Thread-count settings of the BLAS libraries numpy may be built with. fbsim never
+#: uses BLAS: a replication is single-threaded, and replications run in parallel as
+#: processes. Yet numpy's OpenBLAS starts a pool of threads when numpy is imported,
+#: which costs every run and worker process tens of milliseconds on a small machine
+#: (``bench/RESULTS.md``) and oversubscribes the cores when several workers do it.
+BLAS_THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> None:
+    """Ask numpy's BLAS for one thread, where the user has not chosen a number.
+
+    Takes effect only before numpy is first imported in this process, and in the
+    worker processes it starts (which inherit the environment).
+    """
+    for name in BLAS_THREAD_SETTINGS:
+        os.environ.setdefault(name, "1")
 
 
 class UserError(Exception):
@@ -327,6 +346,7 @@ def _print_error(exc: BaseException, err: TextIO) -> None:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     """Entry point of ``fbsim`` and ``python -m sim``; returns the exit status."""
+    one_blas_thread()
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()

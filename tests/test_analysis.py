@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -50,6 +51,20 @@ def test_mean_ci_covers_and_clips():
     mean, low, high = band(np.array([[0.0, 1.0], [2.0, 3.0]]))
     np.testing.assert_allclose(mean, [1, 2])
     assert (low < mean).all() and (high > mean).all()
+
+
+def test_band_counts_replications_point_by_point_without_warnings():
+    curves = np.array([[1.0, np.nan, np.nan, 4.0],
+                       [3.0, np.nan, 5.0, 6.0],
+                       [5.0, np.nan, np.nan, 8.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Mean of empty slice" used to reach users
+        mean, low, high = band(curves)
+    np.testing.assert_array_equal(mean[[0, 2, 3]], [3.0, 5.0, 6.0])
+    assert np.isnan(mean[1]) and np.isnan(low[1]) and np.isnan(low[2])  # < 2 values
+    for col in (0, 3):
+        est = mean_ci(curves[:, col])
+        assert low[col] == pytest.approx(est.ci_low) and high[col] == pytest.approx(est.ci_high)
 
 
 @pytest.mark.parametrize("df", [*range(1, 40), 99, 999, 10**6])

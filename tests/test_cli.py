@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,11 @@ def test_run_writes_summary_manifest_tables_and_plots(mini_file, tmp_path):
     assert len(manifest["scenario_sha256"]) == 64
     assert manifest["seed"] == 4 and manifest["replications"] == 2
     assert manifest["package_version"] and manifest["wall_seconds"] > 0
+    # The resolved scenario written beside the results is the scenario that ran.
+    from sim.config import load_scenario, scenario_hash
+
+    assert (scenario_hash(load_scenario(out_dir / "scenario.yaml"))
+            == scenario_hash(load_scenario(mini_file)) == manifest["scenario_sha256"])
     for png in ("backlog_devices.png", "backlog_by_stage.png", "time_to_identification.png"):
         assert (out_dir / png).stat().st_size > 10_000
     for table in ("stage_visits", "cases", "devices", "children", "stage_timeseries",
@@ -151,3 +157,18 @@ def test_check_compares_a_plain_queue_with_erlang_c(tmp_path):
     code, _, err = run_cli("check", str(root / "scenarios/teaching/mmc-lab.yaml"),
                            "--tolerance", "-1")
     assert code == 2 and "--tolerance" in err
+
+
+@pytest.mark.parametrize("preset", [None, "3"])
+def test_fbsim_asks_blas_for_one_thread_unless_the_user_chose(preset, mini_file, monkeypatch):
+    from sim.cli import BLAS_THREAD_SETTINGS
+
+    for name in BLAS_THREAD_SETTINGS:
+        if preset is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, preset)
+    code, _out, _err = run_cli("validate", str(mini_file))
+    assert code == 0
+    for name in BLAS_THREAD_SETTINGS:
+        assert os.environ[name] == (preset or "1")

@@ -17,6 +17,8 @@ from sim.config import (
     with_overrides,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def write(path: Path, data: dict[str, Any] | str) -> Path:
     path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
@@ -150,6 +152,28 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_scenario(dup)
 
 
+def test_yaml_errors_keep_pyyaml_wording_and_line(tmp_path):
+    # libyaml parses (fast); a file it refuses is parsed again for PyYAML's clearer words.
+    tab = write(tmp_path / "tab.yaml", "name: x\nrun:\n\thorizon_days: 10\n")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(tab)
+    (p,) = exc.value.problems
+    assert p.line == 3
+    assert "found character '\\t' that cannot start any token" in p.message
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").rglob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_fast_and_pure_yaml_parsers_agree(path):
+    from sim.config import loader
+
+    text = path.read_text(encoding="utf-8")
+    fast, fast_node = loader._parse(text, loader._FastLoader)
+    pure, pure_node = loader._parse(text, loader._Loader)
+    assert fast == pure
+    assert loader._line_map(fast_node, "f") == loader._line_map(pure_node, "f")
+
+
 def test_backlog_from_csv(mini_data, tmp_path):
     (tmp_path / "backlog.csv").write_text(
         "stage,age_days,risk_level,count\n"
@@ -230,3 +254,13 @@ def test_null_in_an_extending_file_removes_the_inherited_key(mini_data, tmp_path
     child = write(tmp_path / "child.yaml", "extends: base.yaml\nname: c\ntraining:\n  refresher: null\n")
     assert load_scenario(child).training == {}
     assert load_scenario(tmp_path / "base.yaml").training
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").rglob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_resolved_scenario_reloads_to_the_same_scenario(path, tmp_path):
+    # What `fbsim run` writes as results/<name>/scenario.yaml must reproduce the run.
+    scenario = load_scenario(path)
+    resolved = tmp_path / "scenario.yaml"
+    resolved.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
+    assert scenario_hash(load_scenario(resolved)) == scenario_hash(scenario)

@@ -100,11 +100,19 @@ def band(curves: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarra
         Each of shape (points,).
     """
     curves = np.asarray(curves, dtype=float)
-    n = curves.shape[0]
-    mean = np.nanmean(curves, axis=0)
-    if n < 2:
-        return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
-    half = t_quantile(0.5 + level / 2.0, n - 1) * np.nanstd(curves, axis=0, ddof=1) / math.sqrt(n)
+    # Replications where a curve is undefined (NaN: e.g. no child at risk yet) are left
+    # out point by point, so each point has its own count; fewer than two gives NaN.
+    count = (~np.isnan(curves)).sum(axis=0)
+    mean = np.full(curves.shape[1:], np.nan)
+    half = np.full(curves.shape[1:], np.nan)
+    some, ok = count >= 1, count >= 2
+    if some.any():
+        mean[some] = np.nanmean(curves[:, some], axis=0)
+    if ok.any():
+        sd = np.nanstd(curves[:, ok], axis=0, ddof=1)
+        n = count[ok]
+        t = {k: t_quantile(0.5 + level / 2.0, k - 1) for k in set(n.tolist())}
+        half[ok] = np.asarray([t[k] for k in n.tolist()]) * sd / np.sqrt(n)
     return mean, mean - half, mean + half
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import simpy
 
 from sim.config.schema import Scenario
-from sim.model.engine import run_until
+from sim.model.engine import Call, run_until, schedule_call
 from sim.model.entities import Case, Child, Device
 from sim.model.pipeline import Pipeline
 from sim.model.population import CaseDraws, arrival_days, draw_cases
@@ -56,27 +56,38 @@ class _StaffSampler:
         self.tier_rows: list[tuple[object, ...]] = []
         self._last_area = [0.0] * len(self.pools)
         self._last_day = 0.0
+        # Pools with no workforce block: their workforce columns follow from head-counts.
+        self._plain = [pipeline.workforce.states.get(pool.name) is None for pool in self.pools]
+        self._callbacks: list[Callable[[Any], None]] = [self._sample]
+        self._next = Call(self._callbacks, None, -1, 0)
         self._sample(None)
 
-    def _sample(self, _event: simpy.Event | None) -> None:
+    def _sample(self, _event: Call | None) -> None:
         now = self.env._now
         span = now - self._last_day
         rows, tier_rows, status = self.rows, self.tier_rows, self.workforce.status
+        last_area = self._last_area
         for i, pool in enumerate(self.pools):
             pool._account(now)
-            busy = (pool.busy_area - self._last_area[i]) / span if span > 0 else float(pool.busy)
-            self._last_area[i] = pool.busy_area
-            on_duty = pool.headcount()
+            busy = (pool.busy_area - last_area[i]) / span if span > 0 else float(pool.busy)
+            last_area[i] = pool.busy_area
+            on_duty = pool.on_duty
+            employed = sum(on_duty)
             name = pool.name
-            rows.append((now, name, on_duty, busy, busy / on_duty if on_duty else NAN,
-                         *status(pool).values()))
-            for tier, speed, n in zip(pool.tier_names, pool.tier_speeds, pool.on_duty,
-                                      strict=True):
+            if self._plain[i]:  # what Workforce.status() gives such a pool
+                capacity = sum(n * s for n, s in zip(on_duty, pool.tier_speeds, strict=True))
+                rows.append((now, name, employed, busy, busy / employed if employed else NAN,
+                             0, 0, 0, 0, 0, employed, capacity))
+            else:
+                rows.append((now, name, employed, busy, busy / employed if employed else NAN,
+                             *status(pool).values()))
+            for tier, speed, n in zip(pool.tier_names, pool.tier_speeds, on_duty, strict=True):
                 tier_rows.append((now, name, tier, speed, n))
         self._last_day = now
         nxt = now + self.interval
         if nxt <= self.end + 1e-9:
-            self.env.timeout(nxt - now).callbacks.append(self._sample)
+            self._next.callbacks = self._callbacks  # env.step (not run_until) clears it
+            schedule_call(self.env, nxt - now, self._next)
 
     def table(self) -> Table:
         columns = list(zip(*self.rows, strict=True)) or [()] * len(STAFF_COLUMNS)
