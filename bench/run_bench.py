@@ -7,6 +7,9 @@
 Sections (each appends JSON lines to ``bench/results/<section>.jsonl``; ``report``
 prints the markdown tables of ``RESULTS.md`` from them):
 
+long
+    The same four-way comparison (SimPy, Ciw, fbsim's model, ``fbsim run``) with a
+    horizon five times longer, where fixed start-up costs weigh less.
 one
     The reference model, one replication, whole process, in paired rounds: plain
     SimPy, Ciw, fbsim's model with its monitoring and tables (``bench/ref_fbsim.py``)
@@ -252,6 +255,31 @@ def sec_one(quick: bool) -> None:
     log("one", {"label": "_end", **load_info()})
 
 
+#: Simulated days after the warm-up in the long-horizon section (5 x the reference).
+LONG_HORIZON_DAYS = 100_000
+
+
+def sec_long(quick: bool) -> None:
+    section_header("long", quick)
+    tmp = Path(tempfile.mkdtemp(prefix="fbsim-bench-"))
+    fb = fbsim_cmd()
+    scenario = tmp / "reference-long.yaml"
+    scenario.write_text(f"extends: {REF}\nname: bench-reference-long\n"
+                        f"run: {{horizon_days: {LONG_HORIZON_DAYS}}}\n")
+    horizon = ["--seed", "1", "--horizon", str(LONG_HORIZON_DAYS)]
+    commands = {
+        "simpy": ([PY, "sim_simpy.py", *horizon], SHARED),
+        "ciw": ([PY, "sim_ciw.py", *horizon], SHARED),
+        "fbsim-model": ([PY, str(BENCH / "ref_fbsim.py"), *horizon], ROOT),
+        "fbsim-run-summary": ([*fb, "run", str(scenario), "--reps", "1", "--seed", "1",
+                               "--workers", "1", "--quiet", "--out", str(tmp / "a"),
+                               "--tables", "none", "--no-plots"], ROOT),
+    }
+    paired_rounds("long", commands, 2 if quick else 3)
+    shutil.rmtree(tmp, ignore_errors=True)
+    log("long", {"label": "_end", **load_info()})
+
+
 def sec_baseline(quick: bool) -> None:
     section_header("baseline", quick)
     tmp = Path(tempfile.mkdtemp(prefix="fbsim-bench-"))
@@ -347,7 +375,7 @@ def sec_accuracy(quick: bool) -> None:
     log("accuracy", {"label": "_end", **load_info()})
 
 
-SECTIONS = {"one": sec_one, "baseline": sec_baseline, "scaling": sec_scaling,
+SECTIONS = {"one": sec_one, "long": sec_long, "baseline": sec_baseline, "scaling": sec_scaling,
             "parallel": sec_parallel, "memory": sec_memory, "accuracy": sec_accuracy}
 
 
@@ -393,36 +421,43 @@ def fit_exponent(xs: list[float], ys: list[float]) -> float:
         (a - mx) ** 2 for a in lx)
 
 
-def report() -> None:
-    one = _read("one")
-    if one:
-        meta = one[0]
-        print(f"## one replication of the reference model ({meta['date']}, load "
-              f"{meta['loadavg'][0]:.2f} at start)\n")
-        by = _by_label(one)
-        print("| command | wall s, median (min–max) | cpu s | in-process s | events/s "
-              "(in-process) | wall ratio vs SimPy | wall ratio vs Ciw | cpu ratio vs SimPy | "
-              "peak MiB |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for label, rs in by.items():
-            if label.startswith("import") or label == "python-startup":
-                continue
-            wall = [r["wall_s"] for r in rs]
-            cpu = [r["cpu_s"] for r in rs]
-            inner = [r["inner_sim_seconds"] for r in rs if "inner_sim_seconds" in r]
-            eps = [r["inner_events_per_s"] for r in rs if "inner_events_per_s" in r]
-            vs_simpy = _ratios(rs, by.get("simpy", []))
-            vs_ciw = _ratios(rs, by.get("ciw", []))
-            cpu_simpy = _ratios(rs, by.get("simpy", []), "cpu_s")
-            print(f"| {label} | {_rng(wall)} | {_med(cpu):.3f} | "
-                  f"{_med(inner):.3f} | {_med(eps):,.0f} | {_rng(vs_simpy, '{:.2f}')} | "
-                  f"{_rng(vs_ciw, '{:.2f}')} | {_med(cpu_simpy):.2f} | "
-                  f"{_med([r['peak_mib'] for r in rs]):.0f} |")
+def _one_replication_table(rows: list[dict], title: str) -> None:
+    meta = rows[0]
+    print(f"## {title} ({meta['date']}, load {meta['loadavg'][0]:.2f} at start)\n")
+    by = _by_label(rows)
+    print("| command | wall s, median (min–max) | cpu s | in-process s | events/s "
+          "(in-process) | wall ratio vs SimPy | wall ratio vs Ciw | cpu ratio vs SimPy | "
+          "peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, rs in by.items():
+        if label.startswith("import") or label == "python-startup":
+            continue
+        wall = [r["wall_s"] for r in rs]
+        cpu = [r["cpu_s"] for r in rs]
+        inner = [r["inner_sim_seconds"] for r in rs if "inner_sim_seconds" in r]
+        eps = [r["inner_events_per_s"] for r in rs if "inner_events_per_s" in r]
+        vs_simpy = _ratios(rs, by.get("simpy", []))
+        vs_ciw = _ratios(rs, by.get("ciw", []))
+        cpu_simpy = _ratios(rs, by.get("simpy", []), "cpu_s")
+        print(f"| {label} | {_rng(wall)} | {_med(cpu):.3f} | "
+              f"{_med(inner):.3f} | {_med(eps):,.0f} | {_rng(vs_simpy, '{:.2f}')} | "
+              f"{_rng(vs_ciw, '{:.2f}')} | {_med(cpu_simpy):.2f} | "
+              f"{_med([r['peak_mib'] for r in rs]):.0f} |")
+    imports = {k: v for k, v in by.items() if k.startswith("import") or k == "python-startup"}
+    if imports:
         print("\n| import only | wall s, median (min–max) |\n|---|---|")
-        for label, rs in by.items():
-            if label.startswith("import") or label == "python-startup":
-                print(f"| {label} | {_rng([r['wall_s'] for r in rs])} |")
-        print()
+        for label, rs in imports.items():
+            print(f"| {label} | {_rng([r['wall_s'] for r in rs])} |")
+    print()
+
+
+def report() -> None:
+    for section, title in (("one", "one replication of the reference model"),
+                           ("long", f"the reference model, {LONG_HORIZON_DAYS:,} days after "
+                                    "the warm-up")):
+        rows = _read(section)
+        if rows:
+            _one_replication_table(rows, title)
     base = _read("baseline")
     if base:
         print(f"## London baseline, one replication ({base[0]['date']})\n")

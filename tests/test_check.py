@@ -199,3 +199,24 @@ def test_per_class_rates_from_grading_errors() -> None:
     for cls, rate in rates.items():
         assert sims[cls] == pytest.approx(rate, rel=0.15)
     assert np.isfinite([r.wait_model for r in report.rows]).all()
+
+
+def test_per_class_waits_group_items_by_the_class_they_queued_in():
+    from sim.analysis.check import _sim_waits
+
+    # Two items queued as 'low' (3); the case of the second was escalated to very_high
+    # (0) while it waited, so it is *recorded* at priority 0 when its service starts.
+    visits = {
+        "stage": np.array(["lab_examination"] * 3, dtype=object),
+        "arrive_day": np.array([1.0, 2.0, 3.0]),
+        "start_day": np.array([2.0, 6.0, 3.0]),
+        "wait_days": np.array([1.0, 4.0, 0.0]),
+        "priority": np.array([3, 0, 0]),
+        "queued_priority": np.array([3, 3, 0]),
+    }
+    rec = Records(replication=0, seed=1, tables={"stage_visits": visits}, conservation={},
+                  time_averages={}, events=0, window=(0.0, 10.0))
+    waits, rates, counts = _sim_waits([rec], "lab_examination")
+    assert waits["low"] == [2.5] and waits["very_high"] == [0.0]
+    assert counts["low"] == 2 and counts["very_high"] == 1
+    assert rates["low"] == [0.2] and rates["very_high"] == [0.1]

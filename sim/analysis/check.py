@@ -618,11 +618,14 @@ def _sim_waits(records: Sequence[Records], stage: str
         inside = (v["arrive_day"] >= lo) & (v["arrive_day"] < hi)
         span = hi - lo if hi > lo else math.nan
         rates["all"].append(float(inside.sum()) / span)
+        # Classes are those items queued in (a case's priority can rise while its
+        # devices wait, but the queue keeps the order it gave them on arrival).
+        queued = v["queued_priority"]
         for k, level in enumerate(RISK_LEVELS):
-            rates[level].append(float((inside & (v["priority"] == k)).sum()) / span)
+            rates[level].append(float((inside & (queued == k)).sum()) / span)
         started = inside & ~np.isnan(v["start_day"])
         wait = v["wait_days"][started]
-        prio = v["priority"][started]
+        prio = queued[started]
         waits["all"].append(float(wait.mean()) if wait.size else math.nan)
         counts["all"] += int(wait.size)
         for k, level in enumerate(RISK_LEVELS):
@@ -773,11 +776,6 @@ def _stage_rows(scenario: Scenario, name: str, ld: StageLoad,
     if pool.service.scv > 4 and pool.servers > 1:
         notes.append(f"very variable service (cs2 = {pool.service.scv:.1f}): Allen-Cunneen "
                      f"tends to overstate waits with many servers")
-    if (name in ("device_triage", "kiosk") and per_class_ok
-            and scenario.triage.escalation_detect_probability > 0):
-        notes.append("escalation at the end of a device's triage raises its case's priority "
-                     "while the case's other devices wait: they are recorded in the new class "
-                     "but queued in the old one")
     if pool.discipline == "deadline" and len(classes) > 1:
         notes.append("deadline discipline: no per-class formula (all-class wait as FIFO)")
     c = pool.servers
