@@ -16,7 +16,7 @@ mkdir -p bench/results
 "$PY" ../shared/bench/analytic.py > bench/results/analytic.json
 "$PY" bench/fingerprint.py bench/reference.yaml scenarios/met-baseline.yaml --reps 2 \
   | tee bench/results/fingerprint.txt
-"$PY" bench/run_bench.py one baseline scaling parallel accuracy memory "${ARGS[@]}"
+"$PY" bench/run_bench.py one long baseline scaling parallel accuracy memory "${ARGS[@]}"
 # /usr/bin/time -v of one run of each one-replication command (raw figures)
 : > bench/results/time-v.txt
 for pair in "../shared/bench:sim_simpy.py" "../shared/bench:sim_ciw.py" "bench:ref_fbsim.py"; do
