@@ -264,3 +264,16 @@ def test_resolved_scenario_reloads_to_the_same_scenario(path, tmp_path):
     resolved = tmp_path / "scenario.yaml"
     resolved.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
     assert scenario_hash(load_scenario(resolved)) == scenario_hash(scenario)
+
+
+def test_overriding_one_horizon_key_replaces_the_other(mini_data):
+    in_years = dict(mini_data, run={**mini_data["run"], "horizon_years": 2})
+    in_years["run"].pop("horizon_days", None)
+    base = scenario_from_dict(in_years)
+    assert base.run.end_day == 2 * 365.25
+    days = with_overrides(base, {"run.horizon_days": 400})
+    assert days.run.end_day == 400 and days.run.horizon_years is None
+    back = with_overrides(days, {"run.horizon_years": 1})
+    assert back.run.end_day == 365.25 and back.run.horizon_days is None
+    with pytest.raises(ScenarioError, match="exactly one of"):  # both given: still refused
+        with_overrides(days, {"run.horizon_years": 1, "run.horizon_days": 30})

@@ -278,7 +278,16 @@ def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario
         for part in parents:
             node = node.setdefault(part, {})
         node[last] = value
+        # Setting one of two alternative keys drops the other, unless it is set too.
+        other = _ALTERNATIVE_KEYS.get(dotted_key)
+        if other is not None and value is not None and other not in overrides:
+            node.pop(other.rsplit(".", 1)[-1], None)
     return scenario_from_dict(data, source=f"{scenario.name} (with overrides)")
+
+
+#: Keys of which a scenario gives exactly one (``run.horizon_days`` or ``_years``).
+_ALTERNATIVE_KEYS = {"run.horizon_days": "run.horizon_years",
+                     "run.horizon_years": "run.horizon_days"}
 
 
 def scenario_hash(scenario: Scenario) -> str:
