@@ -22,6 +22,7 @@ from sim.model.engine import Call, run_until, schedule_call
 from sim.model.entities import Case, Child, Device
 from sim.model.pipeline import Pipeline
 from sim.model.population import CaseDraws, arrival_days, draw_cases
+from sim.model.workforce import STATUS_KEYS, untracked_status
 from sim.monitor.records import ConservationError, Records, Table
 from sim.monitor.tables import (
     COHORTS,
@@ -56,7 +57,7 @@ class _StaffSampler:
         self.tier_rows: list[tuple[object, ...]] = []
         self._last_area = [0.0] * len(self.pools)
         self._last_day = 0.0
-        # Pools with no workforce block: their workforce columns follow from head-counts.
+        # Pools with no workforce block: Workforce.status() would give untracked_status().
         self._plain = [pipeline.workforce.states.get(pool.name) is None for pool in self.pools]
         self._callbacks: list[Callable[[Any], None]] = [self._sample]
         self._next = Call(self._callbacks, None, -1, 0)
@@ -74,10 +75,9 @@ class _StaffSampler:
             on_duty = pool.on_duty
             employed = sum(on_duty)
             name = pool.name
-            if self._plain[i]:  # what Workforce.status() gives such a pool
-                capacity = sum(n * s for n, s in zip(on_duty, pool.tier_speeds, strict=True))
+            if self._plain[i]:
                 rows.append((now, name, employed, busy, busy / employed if employed else NAN,
-                             0, 0, 0, 0, 0, employed, capacity))
+                             *untracked_status(pool)))
             else:
                 rows.append((now, name, employed, busy, busy / employed if employed else NAN,
                              *status(pool).values()))
@@ -100,8 +100,7 @@ class _StaffSampler:
 
 
 #: Workforce columns of the ``staff_timeseries`` table, after the original ones.
-WORKFORCE_COLUMNS = ("in_training", "off_duty_training", "new_starters", "trained",
-                     "recruiting", "employed", "capacity_fte")
+WORKFORCE_COLUMNS = STATUS_KEYS
 #: Columns of ``staff_timeseries`` and ``staff_tier_timeseries``.
 STAFF_COLUMNS = ("day", "pool", "on_duty", "busy_mean", "utilisation", *WORKFORCE_COLUMNS)
 TIER_COLUMNS = ("day", "pool", "tier", "speed_multiplier", "on_duty")

@@ -134,6 +134,20 @@ class _PoolState:
         return total
 
 
+#: Keys of :meth:`Workforce.status`, in order.
+STATUS_KEYS = ("in_training", "off_duty_training", "new_starters", "trained", "recruiting",
+               "employed", "capacity_fte")
+
+
+def untracked_status(pool: Pool) -> tuple[float, ...]:
+    """:meth:`Workforce.status` values of a pool without a workforce block, in order.
+
+    Nobody trains, starts or is recruited; everyone on duty is employed.
+    """
+    capacity = sum(n * s for n, s in zip(pool.on_duty, pool.tier_speeds, strict=True))
+    return (0, 0, 0, 0, 0, sum(pool.on_duty), capacity)
+
+
 class Workforce:
     """The workforce events of one replication.
 
@@ -392,17 +406,13 @@ class Workforce:
     def status(self, pool: Pool) -> dict[str, float]:
         """Head-count by state for the staff time series (all pools).
 
-        The keys are those of ``WORKFORCE_COLUMNS`` in :mod:`sim.model.replication`,
-        in that order.
+        The keys are :data:`STATUS_KEYS`, in that order (the workforce columns of the
+        ``staff_timeseries`` table).
         """
         state = self.states.get(pool.name)
-        if len(pool.on_duty) == 1:
-            capacity = pool.on_duty[0] * pool.tier_speeds[0]
-        else:
-            capacity = sum(n * s for n, s in zip(pool.on_duty, pool.tier_speeds, strict=True))
         if state is None:
-            return {"in_training": 0, "off_duty_training": 0, "new_starters": 0, "trained": 0,
-                    "recruiting": 0, "employed": sum(pool.on_duty), "capacity_fte": capacity}
+            return dict(zip(STATUS_KEYS, untracked_status(pool), strict=True))
+        capacity = sum(n * s for n, s in zip(pool.on_duty, pool.tier_speeds, strict=True))
         wp = state.pool
         kinds = [s.kind for s in wp.specs]
         on_course = sum(n for n, k in zip(wp.on_duty, kinds, strict=True) if k == ON_COURSE)
