@@ -9,9 +9,10 @@
 #   T4  the working tree (+ map(attrgetter) table columns)
 # Other files are the working tree's in every copy. Output lines: "Tn user sys wall".
 #   bench/steps.sh [SCENARIO] [ROUNDS]
-# Written for the tree of 2026-11-28; if replication.py changes shape, the T0-T3 patches
-# below fail loudly rather than time the wrong thing, and copies whose mix of old and
-# new files no longer runs are left out (T0 and T4 are the ones that matter).
+# Written for the tree at the end of the first pass (commit 7cd7dcf): run it from a
+# checkout of that commit (git worktree add /tmp/p1 7cd7dcf && /tmp/p1/bench/steps.sh).
+# On a later tree the T0-T3 patches fail loudly rather than time the wrong thing; the
+# second pass is compared commit to commit with bench/instructions.sh instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(pwd)/${PY:-.venv/bin/python}

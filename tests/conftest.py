@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sim.config import Scenario, scenario_from_dict
 
@@ -104,3 +106,12 @@ def make_mini() -> Callable[..., Scenario]:
 
     return build
 
+
+
+@pytest.fixture
+def mini_file(mini_data: dict[str, Any], tmp_path: Path) -> Path:
+    """The mini scenario, 120 days long, as a YAML file (for the command line)."""
+    mini_data["run"]["horizon_days"] = 120
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(mini_data, sort_keys=False))
+    return path

@@ -21,14 +21,6 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture
-def mini_file(mini_data, tmp_path) -> Path:
-    mini_data["run"]["horizon_days"] = 120
-    path = tmp_path / "mini.yaml"
-    path.write_text(yaml.safe_dump(mini_data, sort_keys=False))
-    return path
-
-
 def test_run_writes_summary_manifest_tables_and_plots(mini_file, tmp_path):
     out_dir = tmp_path / "res"
     code, out, err = run_cli("run", str(mini_file), "--reps", "2", "--seed", "4", "--workers", "1",

@@ -14,7 +14,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("scipy", "pandas", "matplotlib")
@@ -40,14 +39,6 @@ def loaded(prefixes: tuple[str, ...] = HEAVY) -> str:
     """Python source of an expression: the loaded modules among ``prefixes`` (and below)."""
     return (f"sorted(m for m in sys.modules if m.split('.')[0] in {prefixes!r} "
             f"or m in {prefixes!r})")
-
-
-@pytest.fixture
-def mini_file(mini_data, tmp_path) -> Path:
-    mini_data["run"]["horizon_days"] = 60
-    path = tmp_path / "mini.yaml"
-    path.write_text(yaml.safe_dump(mini_data, sort_keys=False))
-    return path
 
 
 def test_model_and_run_modules_import_no_heavy_library():

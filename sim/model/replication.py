@@ -133,8 +133,9 @@ def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
     Python's cyclic garbage collector is paused while the replication runs (and
     restored afterwards). A run allocates a few hundred thousand long-lived objects
     and frees almost none, so the collector's repeated scans of them are wasted; the
-    entities become garbage only when the replication returns, and one collection
-    then frees them. Net effect: about 3-4 % of a whole run (``bench/RESULTS.md``).
+    entities become garbage only when the replication returns, and are then freed by
+    reference counting, with one young-generation collection for what remains. Net
+    effect: about 3-4 % of a whole run (``bench/RESULTS.md``).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -143,8 +144,9 @@ def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
     finally:
         if was_enabled:
             gc.enable()
-            # Free this run's entities now (they are all in the youngest generation),
-            # so that they never overlap with the next replication's in a worker.
+            # The entities were freed by reference counting when _run returned (it breaks
+            # their cycles); this frees the pipeline's own cycles, all in the youngest
+            # generation, so nothing of this run overlaps the next one in a worker.
             gc.collect(0)
 
 
