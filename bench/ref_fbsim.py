@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from sim.cli import one_blas_thread  # noqa: E402
+from sim.cli import freeze_startup_heap, one_blas_thread  # noqa: E402
 
 one_blas_thread()  # as the fbsim command does first: numpy's BLAS threads are never used
 
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     sc = reference_scenario(a.scenario, a.horizon, a.warmup, a.rate_scale)
+    freeze_startup_heap()  # as fbsim run does once start-up is over
     t1 = time.perf_counter()
     c1 = time.process_time()
     records = run_replication(sc, a.replication, a.seed)

@@ -164,3 +164,35 @@ def test_fbsim_asks_blas_for_one_thread_unless_the_user_chose(preset, mini_file,
     assert code == 0
     for name in BLAS_THREAD_SETTINGS:
         assert os.environ[name] == (preset or "1")
+
+
+@pytest.mark.parametrize(("exiting", "already_frozen", "freezes", "unfreezes"), [
+    (False, 0, 1, 1),   # a notebook or test calling main(): its heap is left as it was
+    (True, 0, 1, 0),    # the fbsim command: frozen until the process ends
+    (False, 5, 0, 0),   # someone froze objects before: not ours to touch
+])
+def test_run_freezes_start_up_objects_and_leaves_a_callers_heap_alone(
+        exiting, already_frozen, freezes, unfreezes, mini_file, tmp_path, monkeypatch):
+    import gc
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: already_frozen)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run", str(mini_file), "--reps", "1", "--workers", "1", "--tables", "none",
+                 "--no-plots", "--quiet", "--out", str(tmp_path / "r")], out=out, err=err,
+                exiting=exiting)
+    assert code == 0, err.getvalue()
+    assert calls.count("freeze") == freezes and calls.count("unfreeze") == unfreezes
+    assert calls[:1] == (["freeze"] if freezes else [])
+
+
+def test_the_fbsim_command_runs_as_a_process_of_its_own(mini_file, tmp_path):
+    # python -m sim and the console script both go through sim.cli.entry (exiting=True).
+    done = subprocess.run([sys.executable, "-m", "sim", "run", str(mini_file), "--reps", "1",
+                           "--workers", "1", "--tables", "none", "--no-plots", "--quiet",
+                           "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["replications"] == 1

@@ -21,6 +21,7 @@ from sim.config import load_scenario, with_overrides
 from sim.config.distspec import DistSpec
 from sim.distributions import BLOCK, item_sampler, sampler
 from sim.model.engine import Call, run_until, schedule_call
+from sim.model.station import Station
 from sim.monitor.records import StationLog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +60,52 @@ def test_run_until_gives_the_same_replication_as_env_run(path, make_mini, monkey
     monkeypatch.setattr(replication, "run_until", _run_with_env_run)
     plain = replication.run_replication(scenario, 1, 11)
     _same_records(fast, plain)
+
+
+def _finish_release_then_dispatch(self: Station, event: Call) -> None:
+    """Station._finish without the hand-over: release the member, route the item, dispatch."""
+    now = self.env._now
+    self._account(now)
+    self.in_service -= 1
+    self.completed += 1
+    self.log.ended(event.row, now)
+    if self.pool is None:
+        self.on_done(event.item)
+        return
+    self.pool.release(event.tier)
+    self.on_done(event.item)
+    self.pool.dispatch()
+
+
+@pytest.mark.parametrize("path", ["tests/mini", "scenarios/best-plan.yaml",
+                                  "scenarios/teaching/mmc-lab.yaml"])
+def test_handing_the_next_job_to_the_same_member_changes_nothing(path, make_mini, monkeypatch):
+    # A member who finishes at a one-station pool takes the head of the queue at once;
+    # release() then dispatch() must have done exactly the same, with every workforce
+    # lever (best-plan: staff leaving after their job, moving tiers, barred tiers).
+    if path == "tests/mini":
+        scenario = make_mini()
+    else:
+        scenario = load_scenario(ROOT / path)
+        scenario = with_overrides(scenario, {"run.horizon_years": None,
+                                             "run.horizon_days": min(scenario.run.horizon,
+                                                                     600)})
+    fast = replication.run_replication(scenario, 2, 5)
+    handed_over: list[int] = []
+    hand_over = Station._finish
+
+    def counting(self: Station, event: Call) -> None:
+        waiting = bool(self.queue) and self.pool is not None and len(self.pool.stations) == 1
+        if waiting:  # the invariant the hand-over relies on: no member free while a job waits
+            assert not any(self.pool.free), (self.name, self.pool.free)
+            handed_over.append(1)
+        hand_over(self, event)
+
+    monkeypatch.setattr(Station, "_finish", counting)
+    replication.run_replication(scenario, 2, 5)
+    assert handed_over, "the hand-over was never exercised"
+    monkeypatch.setattr(Station, "_finish", _finish_release_then_dispatch)
+    _same_records(fast, replication.run_replication(scenario, 2, 5))
 
 
 def _interleaved(runner: Any) -> list[tuple[float, str]]:

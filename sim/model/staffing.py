@@ -148,6 +148,8 @@ class WorkforcePool(Pool):
                  work_hours_per_day: float):
         super().__init__(env, name, [t.name for t in layout], [t.speed for t in layout],
                          [t.count for t in layout], work_hours_per_day)
+        # release() differs from Pool.release only for a tier with members leaving it.
+        self.plain_release = True
         by_name = {t.name: t for t in layout}
         self.specs = [by_name[n] for n in self.tier_names]  # pool order, fastest first
         self._after_job: list[deque[int]] = [deque() for _ in self.tier_names]

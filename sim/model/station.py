@@ -76,7 +76,8 @@ class Pool:
         self.busy = 0
         self.busy_area = 0.0
         self._last = 0.0
-        #: True unless a subclass extends :meth:`release` (stations then call it).
+        #: True if :meth:`release` is this one whenever no member of the tier is leaving
+        #: (stations then inline it); a subclass that extends it otherwise sets False.
         self.plain_release = type(self).release is Pool.release
 
     def tier_index(self, name: str) -> int:
@@ -333,7 +334,24 @@ class Station:
             self.on_done(item)
             return
         tier = event.tier
-        if pool.plain_release and not pool.leaving[tier]:  # pool.release(tier), inlined
+        if pool.plain_release and not pool.leaving[tier]:
+            if len(pool.stations) == 1:
+                # The pool serves this station only, so nothing on_done does can reach
+                # it. If a job waits, no member is free (arrive() and dispatch() never
+                # leave one free while a job waits), so release(tier) and dispatch()
+                # would give the head of the queue to this very member: hand it over.
+                self.on_done(item)
+                pool.busy_area += pool.busy * (now - pool._last)
+                pool._last = now
+                queue = self.queue
+                if queue:
+                    entry = _heappop(queue)
+                    self.start(entry[4], entry[3], tier, entry[5])
+                else:
+                    pool.busy -= 1
+                    pool.free[tier] += 1
+                return
+            # pool.release(tier), inlined
             pool.busy_area += pool.busy * (now - pool._last)
             pool._last = now
             pool.busy -= 1
