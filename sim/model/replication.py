@@ -195,11 +195,12 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
                       else "child" if s.name == "safeguarding" else "device")
              for s in pipeline.stations}
     tier_names = {s.name: s.pool.tier_names for s in pipeline.stations if s.pool is not None}
-    case_of_device = np.asarray([d.case.id for d in pipeline.devices], dtype=np.int64)
+    case_of_device = np.fromiter(map(attrgetter("case.id"), pipeline.devices), dtype=np.int64,
+                                 count=len(pipeline.devices))
     tables = {
         "stage_visits": stage_visits(logs, kinds, case_of_device, tier_names),
-        "cases": _cases_table(pipeline.cases, pipeline.case_blocks),
-        "devices": _devices_table(pipeline.devices, pipeline.device_type_names),
+        "cases": _cases_table(pipeline.cases, pipeline.case_blocks, case_of_device),
+        "devices": _devices_table(pipeline.devices, pipeline.device_type_names, case_of_device),
         "children": _children_table(pipeline.children, end),
         "stage_timeseries": stage_timeseries(logs, grid),
         "staff_timeseries": staff.table(),
@@ -238,7 +239,8 @@ def _col(items: Sequence[Any], attr: str, dtype: type = float) -> np.ndarray:
     return np.fromiter(map(attrgetter(attr), items), dtype=dtype, count=len(items))
 
 
-def _cases_table(cases: list[Case], blocks: list[tuple[CaseDraws, np.ndarray, int]]) -> Table:
+def _cases_table(cases: list[Case], blocks: list[tuple[CaseDraws, np.ndarray, int]],
+                 case_of_device: np.ndarray) -> Table:
     # What is fixed when a case is made comes from the arrays it was made from
     # (``Pipeline.case_blocks``, in id order); the rest is read off the cases.
     def static(column: Callable[[CaseDraws, np.ndarray], np.ndarray], dtype: type) -> np.ndarray:
@@ -257,8 +259,7 @@ def _cases_table(cases: list[Case], blocks: list[tuple[CaseDraws, np.ndarray, in
         "graded_risk": risk[_col(cases, "graded", int)],
         "escalated": _col(cases, "escalated", bool),
         "first_generation": static(lambda d, days: d.first_generation[:days.size], bool),
-        "n_devices": np.fromiter(map(len, map(attrgetter("devices"), cases)), dtype=np.int64,
-                                 count=len(cases)),
+        "n_devices": np.bincount(case_of_device, minlength=len(cases)).astype(np.int64),
         "n_children": static(lambda d, days: (d.n_contact + d.n_depicted)[:days.size],
                              np.int64),
         "intake_done_day": _col(cases, "t_intake_done"),
@@ -269,12 +270,13 @@ def _cases_table(cases: list[Case], blocks: list[tuple[CaseDraws, np.ndarray, in
     }
 
 
-def _devices_table(devices: list[Device], type_names: list[str]) -> Table:
+def _devices_table(devices: list[Device], type_names: list[str],
+                   case_of_device: np.ndarray) -> Table:
+    # A device's id is its position in the pipeline's list (ids are given in order).
     types = np.asarray(type_names, dtype=object)
     return {
-        "device_id": _col(devices, "id", int),
-        "case_id": np.fromiter(map(attrgetter("case.id"), devices), dtype=np.int64,
-                               count=len(devices)),
+        "device_id": np.arange(len(devices), dtype=np.int64),
+        "case_id": case_of_device,
         "device_type": types[_col(devices, "device_type", int)] if devices else np.empty(0),
         "route": np.asarray(ROUTES_DEVICE, dtype=object)[_col(devices, "route", int)],
         "data_tb": _col(devices, "data_tb"),

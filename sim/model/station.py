@@ -228,7 +228,7 @@ class Station:
         if pool is not None:
             pool.stations.append(self)
         if not enabled:
-            self.arrive = self._pass  # type: ignore[method-assign]
+            self.arrive = self._passer()  # type: ignore[method-assign]
 
     def _account(self, now: float) -> None:
         dt = now - self._last
@@ -278,11 +278,19 @@ class Station:
         _heappush(queue, (k1, k2, self._seq, since, item, item.case.priority))
         pool.dispatch()
 
-    def _pass(self, item: Any, arrived_at: float | None = None) -> None:
-        """:meth:`arrive` of a disabled station: counted, and passed straight on."""
-        self.arrived += 1
-        self.completed += 1
-        self.on_done(item)
+    def _passer(self) -> Callable[..., None]:
+        """:meth:`arrive` of a disabled station: counted, and passed straight on.
+
+        Only arrivals are counted: at a disabled station every arrival has completed
+        (:meth:`balance` says so).
+        """
+        on_done = self.on_done
+
+        def arrive(item: Any, arrived_at: float | None = None) -> None:
+            self.arrived += 1
+            on_done(item)
+
+        return arrive
 
     def start(self, item: Any, arrived_at: float, tier: int, queued_priority: int = -1) -> None:
         """Begin service of ``item`` by a member of ``tier`` (-1 for a delay).
@@ -370,12 +378,14 @@ class Station:
 
     def balance(self) -> dict[str, int]:
         """Conservation counts: arrived, completed, waiting, in service."""
-        return {"arrived": self.arrived, "completed": self.completed,
+        return {"arrived": self.arrived,
+                "completed": self.completed if self.enabled else self.arrived,
                 "waiting": len(self.queue), "in_service": self.in_service}
 
     def balanced(self) -> bool:
         """True when arrived = completed + waiting + in service."""
-        return self.arrived == self.completed + len(self.queue) + self.in_service
+        return not self.enabled or (
+            self.arrived == self.completed + len(self.queue) + self.in_service)
 
 
 NAN = math.nan
