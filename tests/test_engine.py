@@ -21,6 +21,7 @@ from sim.config import load_scenario, with_overrides
 from sim.config.distspec import DistSpec
 from sim.distributions import BLOCK, item_sampler, sampler
 from sim.model.engine import Call, run_until, schedule_call
+from sim.model.staff_sampler import STAFF_COLUMNS, TIER_COLUMNS
 from sim.model.station import Station
 from sim.monitor.records import StationLog
 
@@ -106,6 +107,61 @@ def test_handing_the_next_job_to_the_same_member_changes_nothing(path, make_mini
     assert handed_over, "the hand-over was never exercised"
     monkeypatch.setattr(Station, "_finish", _finish_release_then_dispatch)
     _same_records(fast, replication.run_replication(scenario, 2, 5))
+
+
+class _RowSampler:
+    """The staff sampler as a plain row-by-row record (what StaffSampler must equal)."""
+
+    def __init__(self, env: simpy.Environment, pipeline: Any, interval: float, end: float):
+        self.env, self.pools, self.workforce = env, list(pipeline.pools.values()), pipeline.workforce
+        self.interval, self.end = interval, end
+        self.rows: list[tuple[Any, ...]] = []
+        self.tier_rows: list[tuple[Any, ...]] = []
+        self.last_area = [0.0] * len(self.pools)
+        self.last_day = 0.0
+        self._sample()
+
+    def _sample(self, _event: Any = None) -> None:
+        now = self.env.now
+        span = now - self.last_day
+        for i, pool in enumerate(self.pools):
+            pool._account(now)
+            busy = (pool.busy_area - self.last_area[i]) / span if span > 0 else float(pool.busy)
+            self.last_area[i] = pool.busy_area
+            employed = sum(pool.on_duty)
+            self.rows.append((now, pool.name, employed, busy,
+                              busy / employed if employed else math.nan,
+                              *self.workforce.status(pool).values()))
+            for tier, speed, n in zip(pool.tier_names, pool.tier_speeds, pool.on_duty,
+                                      strict=True):
+                self.tier_rows.append((now, pool.name, tier, speed, n))
+        self.last_day = now
+        if now + self.interval <= self.end + 1e-9:
+            self.env.timeout(self.interval).callbacks.append(self._sample)
+
+    def table(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in zip(STAFF_COLUMNS, zip(*self.rows, strict=True),
+                                                 strict=True)}
+
+    def tier_table(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v, dtype=object if k in ("pool", "tier") else None)
+                for k, v in zip(TIER_COLUMNS, zip(*self.tier_rows, strict=True), strict=True)}
+
+    def release(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", ["tests/mini", "scenarios/best-plan.yaml"])
+def test_staff_sampler_tables_equal_a_row_by_row_record(path, make_mini, monkeypatch):
+    # best-plan: pools with workforce blocks (training, hiring, attrition) beside plain ones.
+    if path == "tests/mini":
+        scenario = with_overrides(make_mini(), {"run.timeseries_interval_days": 3.5})
+    else:
+        scenario = with_overrides(load_scenario(ROOT / path),
+                                  {"run.horizon_years": None, "run.horizon_days": 500})
+    fast = replication.run_replication(scenario, 0, 3)
+    monkeypatch.setattr(replication, "StaffSampler", _RowSampler)
+    _same_records(fast, replication.run_replication(scenario, 0, 3))
 
 
 def _interleaved(runner: Any) -> list[tuple[float, str]]:

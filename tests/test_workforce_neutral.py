@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.model.replication import WORKFORCE_COLUMNS, run_replication
+from sim.model.replication import run_replication
+from sim.model.staff_sampler import WORKFORCE_COLUMNS
 from tests._workforce_scenarios import data, legacy_fingerprint, scenario
 
 #: Recorded before the change (seed, scenario changes, fingerprint).

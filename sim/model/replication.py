@@ -18,11 +18,11 @@ import numpy as np
 import simpy
 
 from sim.config.schema import Scenario
-from sim.model.engine import Call, run_until, schedule_call
+from sim.model.engine import run_until
 from sim.model.entities import Case, Child, Device
 from sim.model.pipeline import Pipeline
 from sim.model.population import CaseDraws, arrival_days, draw_cases
-from sim.model.workforce import STATUS_KEYS, untracked_status
+from sim.model.staff_sampler import StaffSampler
 from sim.monitor.records import ConservationError, Records, Table
 from sim.monitor.tables import (
     COHORTS,
@@ -35,75 +35,6 @@ from sim.monitor.tables import (
 from sim.streams import Streams
 
 NAN = math.nan
-
-
-class _StaffSampler:
-    """Samples each pool's head-count and busy time every ``interval`` days.
-
-    Besides head-count on duty and busy time, each sample has the workforce state of
-    the pool (see :meth:`sim.model.workforce.Workforce.status`), and a second table
-    has the head-count on duty per tier.
-    """
-
-    def __init__(self, env: simpy.Environment, pipeline: Pipeline, interval: float, end: float):
-        self.env = env
-        self.pools = list(pipeline.pools.values())
-        self.workforce = pipeline.workforce
-        self.interval = interval
-        self.end = end
-        # One tuple per (sample, pool) in the order of STAFF_COLUMNS, and one per
-        # (sample, pool, tier) in the order of TIER_COLUMNS; columns are made at the end.
-        self.rows: list[tuple[object, ...]] = []
-        self.tier_rows: list[tuple[object, ...]] = []
-        self._last_area = [0.0] * len(self.pools)
-        self._last_day = 0.0
-        # Pools with no workforce block: Workforce.status() would give untracked_status().
-        self._plain = [pipeline.workforce.states.get(pool.name) is None for pool in self.pools]
-        self._callbacks: list[Callable[[Any], None]] = [self._sample]
-        self._next = Call(self._callbacks, None, -1, 0)
-        self._sample(None)
-
-    def _sample(self, _event: Call | None) -> None:
-        now = self.env._now
-        span = now - self._last_day
-        rows, tier_rows, status = self.rows, self.tier_rows, self.workforce.status
-        last_area = self._last_area
-        for i, pool in enumerate(self.pools):
-            pool._account(now)
-            busy = (pool.busy_area - last_area[i]) / span if span > 0 else float(pool.busy)
-            last_area[i] = pool.busy_area
-            on_duty = pool.on_duty
-            employed = sum(on_duty)
-            name = pool.name
-            if self._plain[i]:
-                rows.append((now, name, employed, busy, busy / employed if employed else NAN,
-                             *untracked_status(pool)))
-            else:
-                rows.append((now, name, employed, busy, busy / employed if employed else NAN,
-                             *status(pool).values()))
-            for tier, speed, n in zip(pool.tier_names, pool.tier_speeds, on_duty, strict=True):
-                tier_rows.append((now, name, tier, speed, n))
-        self._last_day = now
-        nxt = now + self.interval
-        if nxt <= self.end + 1e-9:
-            self._next.callbacks = self._callbacks  # env.step (not run_until) clears it
-            schedule_call(self.env, nxt - now, self._next)
-
-    def table(self) -> Table:
-        columns = list(zip(*self.rows, strict=True)) or [()] * len(STAFF_COLUMNS)
-        return {k: np.asarray(v) for k, v in zip(STAFF_COLUMNS, columns, strict=True)}
-
-    def tier_table(self) -> Table:
-        columns = list(zip(*self.tier_rows, strict=True)) or [()] * len(TIER_COLUMNS)
-        return {k: np.asarray(v, dtype=object if k in ("pool", "tier") else None)
-                for k, v in zip(TIER_COLUMNS, columns, strict=True)}
-
-
-#: Workforce columns of the ``staff_timeseries`` table, after the original ones.
-WORKFORCE_COLUMNS = STATUS_KEYS
-#: Columns of ``staff_timeseries`` and ``staff_tier_timeseries``.
-STAFF_COLUMNS = ("day", "pool", "on_duty", "busy_mean", "utilisation", *WORKFORCE_COLUMNS)
-TIER_COLUMNS = ("day", "pool", "tier", "speed_multiplier", "on_duty")
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
@@ -161,7 +92,7 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
     draws = draw_cases(days.size, scenario.demand.risk_mix, scenario.cases,
                        scenario.triage.contact_children_found_at_research_probability, streams, 0)
     pipeline.schedule_referrals(days, draws)
-    staff = _StaffSampler(env, pipeline, run.timeseries_interval_days, end)
+    staff = StaffSampler(env, pipeline, run.timeseries_interval_days, end)
     run_until(env, end)
 
     conservation: dict[str, dict[str, int]] = {}
@@ -217,6 +148,9 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
     visits = sum(c["completed"] for name, c in conservation.items()
                  if name in logs)
     _unlink(pipeline.cases)
+    # The samples would otherwise be freed only by the collector: the sampler is in a
+    # cycle with its scheduled call.
+    staff.release()
     pipeline.referrals.clear()
     pipeline.cases, pipeline.devices, pipeline.children = [], [], []
     return Records(replication=replication, seed=seed, tables=tables, conservation=conservation,

@@ -79,6 +79,13 @@ def _count_le(sorted_values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.searchsorted(sorted_values, grid, side="right")
 
 
+def _sorted(values: np.ndarray) -> np.ndarray:
+    # Log columns are in start order, so nearly sorted already: numpy's stable sort
+    # (timsort for floats) finds the runs and is about ten times faster here than the
+    # default quicksort. The sorted values are the same whichever sort made them.
+    return np.sort(values, kind="stable")
+
+
 def stage_timeseries(logs: dict[str, StationLog], grid: np.ndarray) -> Table:
     """Waiting, in service and waiting longer than each age bucket, per stage and day.
 
@@ -96,9 +103,9 @@ def stage_timeseries(logs: dict[str, StationLog], grid: np.ndarray) -> Table:
         arrive, start, end = _arr(log.arrive), _arr(log.start), _arr(log.end)
         start_inf = np.where(np.isnan(start), np.inf, start)
         end_inf = np.where(np.isnan(end), np.inf, end)
-        n_arrived = _count_le(np.sort(arrive), grid)
-        n_started = _count_le(np.sort(start_inf), grid)
-        n_ended = _count_le(np.sort(end_inf), grid)
+        n_arrived = _count_le(_sorted(arrive), grid)
+        n_started = _count_le(_sorted(start_inf), grid)
+        n_ended = _count_le(_sorted(end_inf), grid)
         out["day"].append(grid)
         out["stage"].append(np.full(grid.size, name, dtype=object))
         out["waiting"].append(n_arrived - n_started)
@@ -106,7 +113,8 @@ def stage_timeseries(logs: dict[str, StationLog], grid: np.ndarray) -> Table:
         for a in AGE_BUCKETS_DAYS:
             # Items that waited longer than a: count t in [arrive + a, start).
             long = start_inf - arrive > a
-            old = _count_le(np.sort(arrive[long] + a), grid) - _count_le(np.sort(start_inf[long]), grid)
+            old = (_count_le(_sorted(arrive[long] + a), grid)
+                   - _count_le(_sorted(start_inf[long]), grid))
             out[f"waiting_over_{int(a)}d"].append(old)
     return {k: np.concatenate(v) if v else np.empty(0) for k, v in out.items()}
 
