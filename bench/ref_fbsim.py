@@ -21,10 +21,13 @@ Extra options: ``--scenario`` (default ``bench/reference.yaml``) and ``--rate-sc
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
 from pathlib import Path
+
+gc.disable()  # as the fbsim command starts up (sim/__main__.py); resumed in main()
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     sc = reference_scenario(a.scenario, a.horizon, a.warmup, a.rate_scale)
     freeze_startup_heap()  # as fbsim run does once start-up is over
+    gc.enable()
     t1 = time.perf_counter()
     c1 = time.process_time()
     records = run_replication(sc, a.replication, a.seed)

@@ -13,23 +13,32 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from sim.config import ScenarioError, load_scenario, scenario_from_dict, with_overrides
-
 if TYPE_CHECKING:
+    from sim.config import ScenarioError, load_scenario, scenario_from_dict, with_overrides
     from sim.model.replication import run_replication
 
 __all__ = ["ScenarioError", "load_scenario", "run_replication", "scenario_from_dict",
            "with_overrides"]
 
+#: Where each public name lives. They are imported on first use: the model (SimPy,
+#: numpy) is not needed to validate a scenario, and the ``fbsim`` command starts up
+#: with the garbage collector paused, which only works if importing ``sim`` is cheap.
+_HOME = {"ScenarioError": "sim.config", "load_scenario": "sim.config",
+         "scenario_from_dict": "sim.config", "with_overrides": "sim.config",
+         "run_replication": "sim.model.replication"}
+
 
 def __getattr__(name: str) -> Any:
-    # The model (SimPy, numpy) is imported on first use, so that reading and validating
-    # scenarios (``fbsim validate``) does not pay for it.
-    if name == "run_replication":
-        from sim.model.replication import run_replication
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
 
-        globals()["run_replication"] = run_replication
-        return run_replication
-    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])

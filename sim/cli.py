@@ -181,7 +181,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sim.experiment import make_backend, run_experiment
     from sim.experiment.backends import available_cpus
     from sim.results.folder import StagedFolder
-    from sim.results.provenance import manifest
+    from sim.results.provenance import git_sha_later, manifest
     from sim.results.summary import estimates_table, write_run_outputs
 
     path = Path(args.scenario) if args.scenario else DEFAULT_SCENARIO
@@ -205,7 +205,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UserError(str(exc)) from None
     out_dir: Path = args.out or Path("results") / scenario.name
     started = dt.datetime.now(dt.UTC)
-    args.froze_heap = freeze_startup_heap()
+    git = git_sha_later()
+    args.started()
     print(f"fbsim run: {scenario.name} ({path}), {reps} replications, seed {seed}, "
           f"{backend.name} x{backend.workers}", file=out)
     t0 = time.perf_counter()
@@ -218,7 +219,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         meta = manifest(scenario, seed, reps, time.perf_counter() - t0, backend.name,
                         backend.workers, str(path), started,
                         {"events": sum(r.events for r in result.replications),
-                         "tables": args.tables, "table_format": args.format})
+                         "tables": args.tables, "table_format": args.format}, git)
         write_run_outputs(staging, result, meta, plots=not args.no_plots)
     rows = estimates_table(result.estimates())
     widths = [max(len(r[i]) for r in [*rows, ("metric", "mean", "95% CI", "unit")])
@@ -372,10 +373,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     out, err : text stream, optional
         Where results and messages go (default: standard output and error).
     exiting : bool
-        True when the process ends after this call (:func:`entry`): objects frozen at the
-        end of start-up (:func:`freeze_startup_heap`) then stay frozen, which spares the
-        interpreter's last collection. False (a call from a notebook or a test) unfreezes
-        them before returning.
+        True when the process ends after this call (:func:`sim.__main__.entry`): objects
+        frozen at the end of start-up (:func:`freeze_startup_heap`) then stay frozen,
+        which spares the interpreter's last collection, and a garbage collector paused
+        for start-up is resumed there. False (a call from a notebook or a test)
+        unfreezes them before returning and leaves the collector as it is.
     """
     one_blas_thread()
     out = out or sys.stdout
@@ -387,7 +389,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         return int(exc.code or 0)
     commands = {"run": cmd_run, "validate": cmd_validate, "compare": cmd_compare,
                 "check": cmd_check}
-    args.froze_heap = False
+    froze = [False]
+    resume_gc = exiting and not gc.isenabled()  # paused by entry() for start-up
+
+    def started() -> None:
+        froze[0] = freeze_startup_heap()
+        if resume_gc:
+            gc.enable()
+
+    args.started = started
+    if args.command != "run":
+        started()  # the other commands have nothing to gain from waiting
     try:
         return commands[args.command](args, out, err)
     except (ScenarioError, UserError) as exc:
@@ -404,14 +416,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
               f"please report it)", file=err)
         return EXIT_INTERNAL
     finally:
-        if args.froze_heap and not exiting:
+        if froze[0] and not exiting:
             gc.unfreeze()
-
-
-def entry() -> None:
-    """The ``fbsim`` console command and ``python -m sim``: :func:`main`, then exit."""
-    sys.exit(main(exiting=True))
+        if resume_gc:
+            gc.enable()  # start-up failed before it was over
 
 
 if __name__ == "__main__":  # pragma: no cover
-    entry()
+    sys.exit(main())

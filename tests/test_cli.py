@@ -189,10 +189,42 @@ def test_run_freezes_start_up_objects_and_leaves_a_callers_heap_alone(
 
 
 def test_the_fbsim_command_runs_as_a_process_of_its_own(mini_file, tmp_path):
-    # python -m sim and the console script both go through sim.cli.entry (exiting=True).
+    # python -m sim and the console script both go through sim.__main__.entry: the
+    # collector paused for start-up, main(exiting=True).
     done = subprocess.run([sys.executable, "-m", "sim", "run", str(mini_file), "--reps", "1",
                            "--workers", "1", "--tables", "none", "--no-plots", "--quiet",
                            "--out", str(tmp_path / "r")],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["replications"] == 1
+
+
+def test_the_command_starts_up_with_the_collector_paused_and_resumes_it(mini_file, tmp_path,
+                                                                        monkeypatch):
+    import gc
+
+    from sim.__main__ import entry
+
+    paused_at_freeze: list[bool] = []
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 0)
+    monkeypatch.setattr(gc, "freeze", lambda: paused_at_freeze.append(not gc.isenabled()))
+    monkeypatch.setattr(sys, "argv", ["fbsim", "run", str(mini_file), "--reps", "1",
+                                      "--workers", "1", "--tables", "none", "--no-plots",
+                                      "--quiet", "--out", str(tmp_path / "r")])
+    try:
+        with pytest.raises(SystemExit) as done:
+            entry()
+    finally:
+        was_enabled = gc.isenabled()
+        gc.enable()
+    assert done.value.code == 0
+    assert paused_at_freeze == [True]  # start-up ran with the collector paused
+    assert was_enabled  # and the run itself with it on
+
+
+def test_the_commit_asked_for_in_the_background_is_the_commit():
+    from sim.results.provenance import git_sha, git_sha_later
+
+    wait = git_sha_later()
+    assert wait() == git_sha()
+    assert wait() == git_sha()  # asking again waits for nothing

@@ -7,11 +7,15 @@ cluster give identical tables for the same scenario and seed.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+# multiprocessing and concurrent.futures are imported where processes are started: a
+# serial run (one worker, or a test) has no use for them.
 
 
 class Backend(Protocol):
@@ -51,6 +55,8 @@ WORKER_MODULE = "sim.experiment.runner"
 
 def default_start_method() -> str:
     """``forkserver`` where the platform has it (Linux, macOS), else ``spawn``."""
+    import multiprocessing
+
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
@@ -89,6 +95,9 @@ class ProcessBackend:
 
     def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
         """Yield results as workers finish them."""
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
         ctx = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
             # The server imports the model once; each worker is a fork of it.

@@ -80,7 +80,7 @@ class Device:
                  "t_graded", "t_seized", "t_uploaded", "unknown_images")
 
     def __init__(self, device_id: int, case: Case, device_type: int, data_tb: float,
-                 images: float, unknown_images: float, route: int):
+                 images: float, unknown_images: float, route: int, seized_day: float = NAN):
         self.id = device_id
         self.case = case
         self.device_type = device_type
@@ -88,7 +88,7 @@ class Device:
         self.images = images
         self.unknown_images = unknown_images
         self.route = route
-        self.t_seized = NAN
+        self.t_seized = seized_day
         self.t_examined = NAN
         self.t_graded = NAN
         self.t_uploaded = NAN

@@ -217,17 +217,18 @@ class Pipeline:
         start = case.device_start
         out = []
         devices = self.devices
+        first_id = len(devices) - start
         unknown_share = 1.0 - self.known_share
+        kiosk_type = self.kiosk_type if route_by_kiosk else -1  # -1: no device type
+        kiosk_share = self.kiosk_share
         for j in range(start, start + n):
             dtype = device_type[j]
             images = images_drawn[j]
-            route = (KIOSK if route_by_kiosk and dtype == self.kiosk_type
-                     and u_kiosk[j] < self.kiosk_share else LAB)
-            device = Device(len(devices), case, dtype, data_tb[j], images,
-                            round(images * unknown_share), route)
-            device.t_seized = now
-            devices.append(device)
-            out.append(device)
+            out.append(Device(first_id + j, case, dtype, data_tb[j], images,
+                              round(images * unknown_share),
+                              KIOSK if dtype == kiosk_type and u_kiosk[j] < kiosk_share
+                              else LAB, now))
+        devices += out
         case.devices = out
         case.pending_exam = n
         case.pending_upload = n

@@ -292,11 +292,13 @@ class Station:
 
         return arrive
 
-    def start(self, item: Any, arrived_at: float, tier: int, queued_priority: int = -1) -> None:
+    def start(self, item: Any, arrived_at: float, tier: int, queued_priority: int = -1,
+              call: Call | None = None) -> None:
         """Begin service of ``item`` by a member of ``tier`` (-1 for a delay).
 
         ``queued_priority`` is the case's priority when the item joined the queue (-1:
-        it did not queue, so it is the priority now).
+        it did not queue, so it is the priority now). ``call`` is a spent completion
+        event of this station to reuse for this service's end (default: a new one).
         """
         env = self.env
         now = env._now
@@ -322,8 +324,14 @@ class Station:
                          arrived_at, now, NAN, duration, tier)
         # What env.timeout(duration) would schedule, minus the Timeout object.
         queue: list[Any] = env._queue
-        _heappush(queue, (now + duration, NORMAL, next(env._eid),
-                          Call(self._callbacks, item, tier, end_at)))
+        if call is None:
+            call = Call(self._callbacks, item, tier, end_at)
+        else:
+            call.callbacks = self._callbacks  # env.step (not run_until) clears it
+            call.item = item
+            call.tier = tier
+            call.row = end_at
+        _heappush(queue, (now + duration, NORMAL, next(env._eid), call))
 
     def _finish(self, event: Call) -> None:
         item = event.item
@@ -354,7 +362,7 @@ class Station:
                 queue = self.queue
                 if queue:
                     entry = _heappop(queue)
-                    self.start(entry[4], entry[3], tier, entry[5])
+                    self.start(entry[4], entry[3], tier, entry[5], event)
                 else:
                     pool.busy -= 1
                     pool.free[tier] += 1

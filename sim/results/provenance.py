@@ -6,6 +6,8 @@ import datetime as dt
 import platform
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,10 +39,32 @@ def git_sha() -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def git_sha_later() -> Callable[[], str | None]:
+    """Start :func:`git_sha` now, in a thread; the function returned waits for its answer.
+
+    The two ``git`` processes take a few milliseconds, spent waiting, which a run can
+    spend simulating instead.
+    """
+    answer: list[str | None] = [None]
+
+    def ask() -> None:
+        answer[0] = git_sha()
+
+    thread = threading.Thread(target=ask, name="fbsim-git-sha", daemon=True)
+    thread.start()
+
+    def wait() -> str | None:
+        thread.join()
+        return answer[0]
+
+    return wait
+
+
 def manifest(scenario: Scenario, seed: int, replications: int, wall_seconds: float,
              backend: str, workers: int, scenario_file: str | None,
-             started: dt.datetime, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The manifest.json content for a run."""
+             started: dt.datetime, extra: dict[str, Any] | None = None,
+             git: Callable[[], str | None] = git_sha) -> dict[str, Any]:
+    """The manifest.json content for a run (``git`` gives the commit: :func:`git_sha`)."""
     import numpy
     import simpy
 
@@ -51,7 +75,7 @@ def manifest(scenario: Scenario, seed: int, replications: int, wall_seconds: flo
         "seed": seed,
         "replications": replications,
         "package_version": package_version(),
-        "git_sha": git_sha(),
+        "git_sha": git(),
         "python": sys.version.split()[0],
         "simpy": simpy.__version__,
         "numpy": numpy.__version__,
