@@ -164,6 +164,32 @@ def test_staff_sampler_tables_equal_a_row_by_row_record(path, make_mini, monkeyp
     _same_records(fast, replication.run_replication(scenario, 0, 3))
 
 
+def test_device_columns_read_from_the_draws_are_each_devices_own(make_mini, monkeypatch):
+    # The devices table reads type, data and images from the arrays they were drawn in;
+    # they must be the devices' own, for new referrals and for the backlog at the lab
+    # and at image grading (devices made at time zero, in blocks of their own).
+    scenario = make_mini(**{"initial_backlog.image_grading": {
+        "count": 150, "age_days": {"uniform": {"low": 0, "high": 90}}}})
+    checked: list[int] = []
+    make_table = replication._devices_table
+
+    def checking(devices: list[Any], *args: Any) -> dict[str, np.ndarray]:
+        table = make_table(devices, *args)
+        type_names = args[0]
+        assert table["device_type"].tolist() == [type_names[d.device_type] for d in devices]
+        assert table["data_tb"].tolist() == [float(d.data_tb) for d in devices]
+        assert table["images"].tolist() == [float(d.images) for d in devices]
+        assert table["case_id"].tolist() == [d.case.id for d in devices]
+        checked.append(len(devices))
+        return table
+
+    monkeypatch.setattr(replication, "_devices_table", checking)
+    records = replication.run_replication(scenario, 1, 9)
+    cohorts = records.tables["cases"]["cohort"]
+    assert checked and checked[0] > 550  # the backlog's 550 devices and the new ones
+    assert {"new", "backlog"} <= set(cohorts.tolist())
+
+
 def _interleaved(runner: Any) -> list[tuple[float, str]]:
     """Calls, timeouts and a process at equal and distinct times; the order they ran."""
     env = simpy.Environment()

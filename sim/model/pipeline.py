@@ -376,7 +376,10 @@ class Pipeline:
     def _intake_done(self, case: Case) -> None:
         now = self.env._now
         case.t_intake_done = now
-        self._grade(case)
+        if case.u_grade < self.p_misgrade:
+            self._grade(case)
+        else:  # graded correctly, as _grade() would find
+            case.graded = case.priority = case.true_risk
         if self.adjust_found_at_research is not None:
             self.adjust_found_at_research(case)
         if case.n_found_at_research:
@@ -386,7 +389,7 @@ class Pipeline:
     def _warrant(self, case: Case) -> None:
         now = self.env._now
         case.t_warrant = now
-        devices = self._make_devices(case, case.n_devices, now, route_by_kiosk=True)
+        devices = self._make_devices(case, case.n_devices, now, True)
         if case.children:
             self._identify(case, [c for c in case.children if c.route == CONTACT], now)
             self._release_held(case)
@@ -406,7 +409,9 @@ class Pipeline:
             case.priority = 0
 
     def _triaged(self, device: Device) -> None:
-        self._escalate(device.case)
+        case = device.case
+        if case.u_escalate < self.p_escalate:  # else _escalate() would do nothing
+            self._escalate(case)
         self.to_lab(device)
 
     def _kiosk_done(self, device: Device) -> None:

@@ -131,7 +131,8 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
     tables = {
         "stage_visits": stage_visits(logs, kinds, case_of_device, tier_names),
         "cases": _cases_table(pipeline.cases, pipeline.case_blocks, case_of_device),
-        "devices": _devices_table(pipeline.devices, pipeline.device_type_names, case_of_device),
+        "devices": _devices_table(pipeline.devices, pipeline.device_type_names, case_of_device,
+                                  pipeline.case_blocks),
         "children": _children_table(pipeline.children, end),
         "stage_timeseries": stage_timeseries(logs, grid),
         "staff_timeseries": staff.table(),
@@ -204,17 +205,45 @@ def _cases_table(cases: list[Case], blocks: list[tuple[CaseDraws, np.ndarray, in
     }
 
 
-def _devices_table(devices: list[Device], type_names: list[str],
-                   case_of_device: np.ndarray) -> Table:
+def _drawn_device_columns(case_of_device: np.ndarray,
+                          blocks: list[tuple[CaseDraws, np.ndarray, int]]
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Type, data (TB) and images of each device, read from the arrays they were drawn in.
+
+    A case's devices are made together (``Pipeline._make_devices``), so they have
+    consecutive ids; the k-th of them is row ``device_start + k`` of its case's draws.
+    """
+    n = case_of_device.size
+    device_type = np.empty(n, dtype=np.int64)
+    data_tb = np.empty(n)
+    images = np.empty(n)
+    if n == 0:
+        return device_type, data_tb, images
+    first_of_run = np.flatnonzero(np.r_[True, case_of_device[1:] != case_of_device[:-1]])
+    offset = np.arange(n) - np.repeat(first_of_run, np.diff(np.r_[first_of_run, n]))
+    first_case = np.cumsum([0] + [days.size for _, days, _ in blocks])
+    block_of = np.searchsorted(first_case, case_of_device, side="right") - 1
+    for b, (draws, _, _) in enumerate(blocks):
+        here = block_of == b
+        rows = draws.device_start[case_of_device[here] - first_case[b]] + offset[here]
+        device_type[here] = draws.device_type[rows]
+        data_tb[here] = draws.data_tb[rows]
+        images[here] = draws.images[rows]
+    return device_type, data_tb, images
+
+
+def _devices_table(devices: list[Device], type_names: list[str], case_of_device: np.ndarray,
+                   blocks: list[tuple[CaseDraws, np.ndarray, int]]) -> Table:
     # A device's id is its position in the pipeline's list (ids are given in order).
     types = np.asarray(type_names, dtype=object)
+    device_type, data_tb, images = _drawn_device_columns(case_of_device, blocks)
     return {
         "device_id": np.arange(len(devices), dtype=np.int64),
         "case_id": case_of_device,
-        "device_type": types[_col(devices, "device_type", int)] if devices else np.empty(0),
+        "device_type": types[device_type] if devices else np.empty(0),
         "route": np.asarray(ROUTES_DEVICE, dtype=object)[_col(devices, "route", int)],
-        "data_tb": _col(devices, "data_tb"),
-        "images": _col(devices, "images"),
+        "data_tb": data_tb,
+        "images": images,
         "unknown_images": _col(devices, "unknown_images"),
         "seized_day": _col(devices, "t_seized"),
         "examined_day": _col(devices, "t_examined"),

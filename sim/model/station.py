@@ -254,25 +254,21 @@ class Station:
         if pool is None:
             self.start(item, since, -1)
             return
-        if not queue:
+        if not queue and (len(pool.stations) == 1 or _none_waiting(pool.stations)):
             # Nothing waits at any station of the pool: a free member (fastest tier
             # first) takes the item at once, as dispatch() would after queueing it.
             # The sequence number still counts: dispatch() compares queue heads of a
             # pool's stations by (key, sequence number), so it breaks ties between them.
-            for station in pool.stations:
-                if station.queue:
-                    break
-            else:
-                free = pool.free
-                for tier, n_free in enumerate(free):
-                    if n_free:
-                        self._seq += 1
-                        free[tier] -= 1
-                        pool.busy_area += pool.busy * (now - pool._last)
-                        pool._last = now
-                        pool.busy += 1
-                        self.start(item, since, tier)
-                        return
+            free = pool.free
+            for tier, n_free in enumerate(free):
+                if n_free:
+                    self._seq += 1
+                    free[tier] -= 1
+                    pool.busy_area += pool.busy * (now - pool._last)
+                    pool._last = now
+                    pool.busy += 1
+                    self.start(item, since, tier)
+                    return
         k1, k2 = self.key(item, since)
         self._seq += 1
         _heappush(queue, (k1, k2, self._seq, since, item, item.case.priority))
@@ -394,6 +390,11 @@ class Station:
         """True when arrived = completed + waiting + in service."""
         return not self.enabled or (
             self.arrived == self.completed + len(self.queue) + self.in_service)
+
+
+def _none_waiting(stations: list[Station]) -> bool:
+    """True if no station of a pool has a job waiting."""
+    return not any(station.queue for station in stations)
 
 
 NAN = math.nan
