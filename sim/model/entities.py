@@ -25,7 +25,7 @@ class Case:
     """One referral (one suspect)."""
 
     __slots__ = (
-        "case", "children", "cohort", "device_draws", "device_start", "devices", "draw_index",
+        "case", "children", "cohort", "device_draws", "device_start", "draw_index",
         "draws", "escalated", "first_generation", "graded", "held_children", "id",
         "n_devices", "n_found_at_research",
         "pending_exam", "pending_upload", "priority", "referral_day", "t_exam_done",
@@ -60,8 +60,9 @@ class Case:
         self.u_escalate = u_escalate
         self.n_found_at_research = n_found_at_research
         # Empty sequences are the shared empty tuple until something is added: most
-        # cases have no children, and lists would cost memory and collector time.
-        self.devices: list[Device] | tuple[()] = NONE
+        # cases have no children, and lists would cost memory and collector time. A
+        # case does not list its devices (each device knows its case), so cases and
+        # devices form no reference cycle but a case's link to itself.
         self.children: list[Child] | tuple[()] = NONE
         self.held_children: list[Child] | tuple[()] = NONE
         self.pending_exam = 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -180,33 +181,30 @@ class Pipeline:
 
     # ----------------------------------------------------------------- entities
     def _make_cases(self, draws: CaseDraws, days: np.ndarray, cohort: int) -> list[Case]:
-        out = []
         first_id = len(self.cases)
-        children = self.children
-        risk = draws.true_risk.tolist()
-        n_contact = draws.n_contact.tolist()
-        n_found = draws.n_found_at_research.tolist()
-        fg = draws.first_generation.tolist()
-        u_grade = draws.u_grade.tolist()
-        u_escalate = draws.u_escalate.tolist()
-        d_start = draws.depicted_start.tolist()
-        u_identify = draws.u_identify.tolist()
-        n_devices = draws.n_devices.tolist()
-        device_start = draws.device_start.tolist()
+        n = days.size
         device_draws = (draws.device_type.tolist(), draws.data_tb.tolist(), draws.images.tolist(),
                         draws.u_kiosk.tolist())
-        for i, day in enumerate(days.tolist()):
-            case = Case(first_id + i, day, risk[i], cohort, LOWEST, fg[i], u_grade[i],
-                        u_escalate[i], n_found[i], draws, i, device_draws, device_start[i],
-                        n_devices[i])
-            if n_contact[i] or d_start[i] < d_start[i + 1]:
-                own = [Child(len(children) + k, case, CONTACT) for k in range(n_contact[i])]
-                first = len(children) + len(own)
-                own += [Child(first + k - d_start[i], case, DEPICTED, u_identify[k])
-                        for k in range(d_start[i], d_start[i + 1])]
-                children += own
-                case.children = own
-            out.append(case)
+        # Case i of the block is made from row i of each array (map stops at the n days).
+        out = list(map(Case, range(first_id, first_id + n), days.tolist(),
+                       draws.true_risk.tolist(), repeat(cohort), repeat(LOWEST),
+                       draws.first_generation.tolist(), draws.u_grade.tolist(),
+                       draws.u_escalate.tolist(), draws.n_found_at_research.tolist(),
+                       repeat(draws), range(n), repeat(device_draws),
+                       draws.device_start.tolist(), draws.n_devices.tolist()))
+        children = self.children
+        n_contact = draws.n_contact.tolist()
+        d_start = draws.depicted_start.tolist()
+        u_identify = draws.u_identify.tolist()
+        with_children = (draws.n_contact[:n] > 0) | (np.diff(draws.depicted_start)[:n] > 0)
+        for i in np.flatnonzero(with_children).tolist():  # in case order, as ids are given
+            case = out[i]
+            own = [Child(len(children) + k, case, CONTACT) for k in range(n_contact[i])]
+            first = len(children) + len(own)
+            own += [Child(first + k - d_start[i], case, DEPICTED, u_identify[k])
+                    for k in range(d_start[i], d_start[i + 1])]
+            children += own
+            case.children = own
         self.cases.extend(out)
         self.case_blocks.append((draws, days, cohort))
         return out
@@ -229,7 +227,6 @@ class Pipeline:
                               KIOSK if dtype == kiosk_type and u_kiosk[j] < kiosk_share
                               else LAB, now))
         devices += out
-        case.devices = out
         case.pending_exam = n
         case.pending_upload = n
         return out
@@ -315,18 +312,18 @@ class Pipeline:
             self._grade(case)
             case.t_intake_done = day
             case.t_warrant = day
-            self._make_devices(case, n, day, route_by_kiosk=False)
+            devices = self._make_devices(case, n, day, route_by_kiosk=False)
             contact = [c for c in case.children if c.route == CONTACT]
             self._identify(case, contact, day)
             if examined:
                 case.pending_exam = 0
                 case.t_exam_done = day
-                for device in case.devices:
+                for device in devices:
                     device.t_examined = day
                 self._release_held(case)
             if n == 0:
                 self._all_uploaded(case)
-            for device in case.devices:
+            for device in devices:
                 station.arrive(device, day)
 
     # -------------------------------------------------------------- routing rules

@@ -148,26 +148,33 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
         devices["outsourced_day"] = np.full(len(pipeline.devices), NAN)
     visits = sum(c["completed"] for name, c in conservation.items()
                  if name in logs)
-    _unlink(pipeline.cases)
+    _unlink(pipeline.cases, pipeline.children)
     # The samples would otherwise be freed only by the collector: the sampler is in a
     # cycle with its scheduled call.
     staff.release()
     pipeline.referrals.clear()
+    # What still waits (queues, scheduled events) is held by the pipeline's own cycles:
+    # let it go by reference counting too.
+    for station in pipeline.stations:
+        station.queue.clear()
+    env._queue.clear()
     pipeline.cases, pipeline.devices, pipeline.children = [], [], []
     return Records(replication=replication, seed=seed, tables=tables, conservation=conservation,
                    time_averages=averages, events=3 * visits, window=(run.warmup_days, end))
 
 
-def _unlink(cases: list[Case]) -> None:
-    """Break the reference cycles between cases and their devices and children.
+def _unlink(cases: list[Case], children: list[Child]) -> None:
+    """Break the reference cycles of cases: to themselves, and with their children.
 
     Once the run's tables are built, nothing reads the entities again. Without cycles
     they are freed by reference counting as soon as the pipeline is dropped, instead
     of by a pass of the cyclic garbage collector over every one of them (about a
-    tenth of a short replication).
+    tenth of a short replication). Devices refer to their case, not the other way.
     """
     for case in cases:
-        del case.case, case.devices, case.children, case.held_children
+        del case.case
+    for child in children:
+        del child.case
 
 
 def _col(items: Sequence[Any], attr: str, dtype: type = float) -> np.ndarray:
