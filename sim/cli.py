@@ -181,7 +181,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sim.experiment import make_backend, run_experiment
     from sim.experiment.backends import available_cpus
     from sim.results.folder import StagedFolder
-    from sim.results.provenance import git_sha_later, manifest
+    from sim.results.provenance import host_facts_later, manifest
     from sim.results.summary import estimates_table, write_run_outputs
 
     path = Path(args.scenario) if args.scenario else DEFAULT_SCENARIO
@@ -205,7 +205,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UserError(str(exc)) from None
     out_dir: Path = args.out or Path("results") / scenario.name
     started = dt.datetime.now(dt.UTC)
-    git = git_sha_later()
+    host = host_facts_later()
     args.started()
     print(f"fbsim run: {scenario.name} ({path}), {reps} replications, seed {seed}, "
           f"{backend.name} x{backend.workers}", file=out)
@@ -219,7 +219,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         meta = manifest(scenario, seed, reps, time.perf_counter() - t0, backend.name,
                         backend.workers, str(path), started,
                         {"events": sum(r.events for r in result.replications),
-                         "tables": args.tables, "table_format": args.format}, git)
+                         "tables": args.tables, "table_format": args.format}, host)
         write_run_outputs(staging, result, meta, plots=not args.no_plots)
     rows = estimates_table(result.estimates())
     widths = [max(len(r[i]) for r in [*rows, ("metric", "mean", "95% CI", "unit")])

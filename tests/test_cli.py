@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -222,9 +223,11 @@ def test_the_command_starts_up_with_the_collector_paused_and_resumes_it(mini_fil
     assert was_enabled  # and the run itself with it on
 
 
-def test_the_commit_asked_for_in_the_background_is_the_commit():
-    from sim.results.provenance import git_sha, git_sha_later
+def test_host_facts_asked_for_in_the_background_are_the_host_facts():
+    from sim.results.provenance import git_sha, host_facts_later
 
-    wait = git_sha_later()
-    assert wait() == git_sha()
-    assert wait() == git_sha()  # asking again waits for nothing
+    wait = host_facts_later()
+    facts = wait()
+    assert facts["git_sha"] == git_sha()
+    assert facts["platform"] == platform.platform() and facts["platform"]
+    assert wait() == facts  # asking again waits for nothing

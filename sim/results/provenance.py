@@ -39,23 +39,32 @@ def git_sha() -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def git_sha_later() -> Callable[[], str | None]:
-    """Start :func:`git_sha` now, in a thread; the function returned waits for its answer.
+def host_facts() -> dict[str, str | None]:
+    """What the run ran on that takes a moment to find: the commit and the platform.
 
-    The two ``git`` processes take a few milliseconds, spent waiting, which a run can
-    spend simulating instead.
+    ``platform.platform()`` runs ``uname -p`` on Linux; :func:`git_sha` runs ``git``
+    twice.
     """
-    answer: list[str | None] = [None]
+    return {"git_sha": git_sha(), "platform": platform.platform()}
+
+
+def host_facts_later() -> Callable[[], dict[str, str | None]]:
+    """Start :func:`host_facts` now, in a thread; the function returned waits for them.
+
+    The child processes behind them take several milliseconds, spent waiting, which a
+    run can spend simulating instead.
+    """
+    answer: list[dict[str, str | None]] = []
 
     def ask() -> None:
-        answer[0] = git_sha()
+        answer.append(host_facts())
 
-    thread = threading.Thread(target=ask, name="fbsim-git-sha", daemon=True)
+    thread = threading.Thread(target=ask, name="fbsim-host-facts", daemon=True)
     thread.start()
 
-    def wait() -> str | None:
+    def wait() -> dict[str, str | None]:
         thread.join()
-        return answer[0]
+        return answer[0] if answer else host_facts()  # the thread failed: ask here
 
     return wait
 
@@ -63,11 +72,12 @@ def git_sha_later() -> Callable[[], str | None]:
 def manifest(scenario: Scenario, seed: int, replications: int, wall_seconds: float,
              backend: str, workers: int, scenario_file: str | None,
              started: dt.datetime, extra: dict[str, Any] | None = None,
-             git: Callable[[], str | None] = git_sha) -> dict[str, Any]:
-    """The manifest.json content for a run (``git`` gives the commit: :func:`git_sha`)."""
+             host: Callable[[], dict[str, str | None]] = host_facts) -> dict[str, Any]:
+    """The manifest.json content for a run (``host`` gives :func:`host_facts`)."""
     import numpy
     import simpy
 
+    facts = host()
     return {
         "scenario": scenario.name,
         "scenario_file": scenario_file,
@@ -75,11 +85,11 @@ def manifest(scenario: Scenario, seed: int, replications: int, wall_seconds: flo
         "seed": seed,
         "replications": replications,
         "package_version": package_version(),
-        "git_sha": git(),
+        "git_sha": facts["git_sha"],
         "python": sys.version.split()[0],
         "simpy": simpy.__version__,
         "numpy": numpy.__version__,
-        "platform": platform.platform(),
+        "platform": facts["platform"],
         "backend": backend,
         "workers": workers,
         "started_utc": started.isoformat(timespec="seconds"),
