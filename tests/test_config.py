@@ -79,6 +79,20 @@ def test_wrong_unit_in_duration_is_explained(mini_data):
     assert "unit suffix" in text
 
 
+@pytest.mark.parametrize("family", ["gamma", "lognormal"])
+def test_a_spread_too_small_to_sample_is_refused(family, mini_data):
+    # Found by tests/test_hostile_input.py: a gamma's shape (mean / sd)^2 overflowed.
+    mini_data["stages"]["intake"]["service"] = {family: {"mean_hours": 14,
+                                                         "sd_hours": 1e-164}}
+    with pytest.raises(ScenarioError) as exc:
+        scenario_from_dict(mini_data)
+    (p,) = exc.value.problems
+    assert p.key_path.startswith("stages.intake.service")
+    assert "use 'fixed'" in p.message
+    mini_data["stages"]["intake"]["service"] = {family: {"mean_hours": 14, "sd_hours": 1e-4}}
+    scenario_from_dict(mini_data)  # small but samplable: accepted
+
+
 def test_unknown_distribution_family_suggests(mini_data):
     mini_data["stages"]["intake"]["service"] = {"lognormol": {"mean_hours": 6, "sd_hours": 3}}
     with pytest.raises(ScenarioError) as exc:

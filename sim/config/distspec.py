@@ -231,6 +231,9 @@ def _finish(family: str, required: tuple[str, ...], values: dict[str, Any], kind
 MAX_PARAMETER = {"duration": 24.0 * 365.25 * 1000, "quantity": 1e12, "count": 1e7}
 #: Largest coefficient of variation (sd / mean) of lognormal and gamma.
 MAX_CV = 100.0
+#: Smallest one: below it a gamma's shape (mean / sd)^2 overflows, and the spread is
+#: nothing a survey could measure; a time that does not vary is ``fixed``.
+MIN_CV = 1e-6
 
 
 def _check_ranges(family: str, v: dict[str, Any], kind: str) -> None:
@@ -244,6 +247,10 @@ def _check_ranges(family: str, v: dict[str, Any], kind: str) -> None:
     if family in ("lognormal", "gamma") and v["mean"] > 0 and v["sd"] / v["mean"] > MAX_CV:
         raise ValueError(f"'{family}' sd is {v['sd'] / v['mean']:,.0f} times the mean; at most "
                          f"{MAX_CV:g} is accepted (check the units of mean and sd)")
+    if (family in ("lognormal", "gamma") and v["mean"] > 0 and v["sd"] > 0
+            and v["sd"] / v["mean"] < MIN_CV):
+        raise ValueError(f"'{family}' sd is {v['sd'] / v['mean']:.3g} of the mean; at least "
+                         f"{MIN_CV:g} is accepted (use 'fixed' for a value that does not vary)")
     def nonneg(name: str) -> None:
         if v[name] < 0:
             raise ValueError(f"'{family}' parameter '{name}' must be >= 0, got {v[name]}")
