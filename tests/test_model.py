@@ -111,6 +111,9 @@ def _check_invariants(rec) -> None:
     assert (dev.graded_day.notna() <= dev.examined_day.notna()).all()
     cases = rec.frame("cases")
     assert cases.n_devices.sum() == len(dev)
+    # Devices are seized at the warrant: a case without one has none (the device count
+    # comes from the devices' case ids, so this is what ties it to the case's own path).
+    assert (cases.n_devices[cases.warrant_day.isna()] == 0).all()
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

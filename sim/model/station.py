@@ -386,11 +386,6 @@ class Station:
                 "completed": self.completed if self.enabled else self.arrived,
                 "waiting": len(self.queue), "in_service": self.in_service}
 
-    def balanced(self) -> bool:
-        """True when arrived = completed + waiting + in service."""
-        return not self.enabled or (
-            self.arrived == self.completed + len(self.queue) + self.in_service)
-
 
 def _none_waiting(stations: list[Station]) -> bool:
     """True if no station of a pool has a job waiting."""
