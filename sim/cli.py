@@ -180,7 +180,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim run``."""
     from sim.experiment import make_backend, run_experiment
     from sim.experiment.backends import available_cpus
-    from sim.results.folder import StagedFolder
+    from sim.results.folder import ResultsFolderError, StagedFolder, check_writable, choose_out
     from sim.results.provenance import host_facts_later, manifest
     from sim.results.summary import estimates_table, write_run_outputs
 
@@ -203,24 +203,38 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         backend = make_backend(backend_name, workers, args.scheduler)
     except RuntimeError as exc:
         raise UserError(str(exc)) from None
-    out_dir: Path = args.out or Path("results") / scenario.name
+    default_out = Path("results") / scenario.name
+    try:
+        if args.out is not None:
+            out_dir: Path = args.out
+            check_writable(out_dir)
+        else:
+            out_dir = choose_out(default_out)
+    except ResultsFolderError as exc:
+        raise UserError(str(exc)) from None
+    if out_dir != (args.out or default_out):
+        print(f"note: {default_out} holds files fbsim did not write, so results go to "
+              f"{out_dir}", file=err)
     started = dt.datetime.now(dt.UTC)
     host = host_facts_later()
     args.started()
     print(f"fbsim run: {scenario.name} ({path}), {reps} replications, seed {seed}, "
           f"{backend.name} x{backend.workers}", file=out)
     t0 = time.perf_counter()
-    with StagedFolder(out_dir) as staging:
-        result = run_experiment(
-            scenario, reps, seed, backend,
-            table_dir=staging / "tables" if args.tables == "all" else None,
-            table_format=args.format,
-            on_result=None if args.quiet else _progress(err, t0))
-        meta = manifest(scenario, seed, reps, time.perf_counter() - t0, backend.name,
-                        backend.workers, str(path), started,
-                        {"events": sum(r.events for r in result.replications),
-                         "tables": args.tables, "table_format": args.format}, host)
-        write_run_outputs(staging, result, meta, plots=not args.no_plots)
+    try:
+        with StagedFolder(out_dir) as staging:
+            result = run_experiment(
+                scenario, reps, seed, backend,
+                table_dir=staging / "tables" if args.tables == "all" else None,
+                table_format=args.format,
+                on_result=None if args.quiet else _progress(err, t0))
+            meta = manifest(scenario, seed, reps, time.perf_counter() - t0, backend.name,
+                            backend.workers, str(path), started,
+                            {"events": sum(r.events for r in result.replications),
+                             "tables": args.tables, "table_format": args.format}, host)
+            write_run_outputs(staging, result, meta, plots=not args.no_plots)
+    except ResultsFolderError as exc:
+        raise UserError(str(exc)) from None
     rows = estimates_table(result.estimates())
     widths = [max(len(r[i]) for r in [*rows, ("metric", "mean", "95% CI", "unit")])
               for i in range(4)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import filecmp
-import json
 import multiprocessing
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from sim.experiment import ProcessBackend, SerialBackend, run_experiment
 from sim.experiment.backends import default_start_method
 from sim.results import read_table
-from sim.results.folder import StagedFolder
 from sim.results.summary import summary_dict
 
 
@@ -74,19 +72,3 @@ def test_read_table_concatenates_replications(make_mini, tmp_path):
     assert set(children.replication) == {0, 1}
     with pytest.raises(FileNotFoundError):
         read_table(tmp_path, "nope")
-
-
-def test_staged_folder_publishes_only_complete_runs(tmp_path):
-    out = tmp_path / "run"
-    with StagedFolder(out) as stage:
-        (stage / "summary.json").write_text(json.dumps({"v": 1}))
-    assert json.loads((out / "summary.json").read_text()) == {"v": 1}
-    with pytest.raises(KeyboardInterrupt), StagedFolder(out) as stage:
-        (stage / "summary.json").write_text(json.dumps({"v": 2}))
-        raise KeyboardInterrupt
-    assert json.loads((out / "summary.json").read_text()) == {"v": 1}
-    assert not (tmp_path / "run.partial").exists()
-    with StagedFolder(out) as stage:
-        (stage / "summary.json").write_text(json.dumps({"v": 3}))
-    assert json.loads((out / "summary.json").read_text()) == {"v": 3}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path as FsPath
@@ -254,9 +255,15 @@ def load_scenario(path: str | FsPath) -> Scenario:
     file = FsPath(path)
     data, lines = _resolve(file, (), None)
     if "name" not in data:
-        data["name"] = file.stem
+        data["name"] = safe_name(file.stem)
     _backlog_from_csv(data, file.resolve().parent, lines)
     return _validate(data, lines, str(file))
+
+
+def safe_name(stem: str) -> str:
+    """A scenario name made from a file name: characters a folder name may not have become '-'."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-_")[:120].replace("..", "-")
+    return name or "scenario"
 
 
 def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Scenario:

@@ -13,9 +13,10 @@ productive hours per calendar day; see :meth:`StaffPool.work_hours_per_calendar_
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.config.distspec import Count, Duration, Quantity
 from sim.config.workforce import (
@@ -37,6 +38,9 @@ STAGE_NAMES: tuple[str, ...] = (
 DEVICE_STAGES: tuple[str, ...] = ("device_triage", "lab_examination", "image_grading",
                                   "database_upload")
 SHARE_TOLERANCE = 1e-6
+#: A scenario name becomes a folder name (``results/<name>``): this keeps it one plain
+#: name, never a path (no '/', no '..', no leading dot).
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
 #: Joins several 'key.path: message' problems raised by one validator.
 PROBLEM_SEPARATOR = "\n"
 
@@ -392,6 +396,15 @@ class Scenario(Strict):
     training: dict[str, TrainingProgramme] = Field(default_factory=dict)
     outsourcing: Outsourcing | None = None
     automation: Automation | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not SCENARIO_NAME.fullmatch(name) or ".." in name:
+            raise ValueError(
+                "a scenario name is used as its results folder name: 1-120 letters, digits, "
+                "'.', '_' or '-', starting with a letter or digit (no '/', spaces or '..')")
+        return name
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
