@@ -1,0 +1,139 @@
+"""The ``fbsim`` command line: one module per command, this one dispatching to them.
+
+Only this package reads ``argv`` or prints. Each command is a module with
+``add_parser(sub)`` and ``command(args, out, err) -> int``, listed in :data:`COMMANDS`.
+User mistakes (a bad scenario, a bad option) are reported as plain messages with exit
+status 2, never a traceback.
+Exit status: 0 success, 1 internal error, 2 bad input, 3 ``check`` flagged a stage,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from sim.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    UserError,
+    print_error,
+)
+from sim.config import ScenarioError
+
+#: The commands, in the order ``fbsim --help`` lists them: name -> module under sim.cli.
+COMMANDS = {"run": "sim.cli.run", "compare": "sim.cli.compare", "check": "sim.cli.check",
+            "validate": "sim.cli.validate"}
+
+
+#: Thread-count settings of the BLAS libraries numpy may be built with. fbsim never
+#: uses BLAS: a replication is single-threaded, and replications run in parallel as
+#: processes. Yet numpy's OpenBLAS starts a pool of threads when numpy is imported,
+#: which costs every run and worker process tens of milliseconds on a small machine
+#: (``bench/RESULTS.md``) and oversubscribes the cores when several workers do it.
+BLAS_THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> None:
+    """Ask numpy's BLAS for one thread, where the user has not chosen a number.
+
+    Takes effect only before numpy is first imported in this process, and in the
+    worker processes it starts (which inherit the environment).
+    """
+    for name in BLAS_THREAD_SETTINGS:
+        os.environ.setdefault(name, "1")
+
+
+def freeze_startup_heap() -> bool:
+    """Exempt every object made so far from garbage collection; True if this call did it.
+
+    Called once start-up is over (modules and classes imported, the scenario validated).
+    Those objects live until the process ends, yet every full collection would scan them
+    again, and the interpreter's last collection at exit spends tens of milliseconds on
+    them (``bench/RESULTS.md``). :func:`gc.freeze` moves them to a permanent generation
+    that no collection visits; objects made afterwards are collected as usual. Nothing
+    is done (False) if some objects were already frozen, by the user or an earlier call.
+    """
+    if gc.get_freeze_count():
+        return False
+    gc.freeze()
+    return True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fbsim``."""
+    parser = argparse.ArgumentParser(
+        prog="fbsim",
+        description="Simulate the police forensic backlog for online child-abuse investigations "
+                    "and estimate the time until children at risk are identified.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS.values():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
+         err: TextIO | None = None, *, exiting: bool = False) -> int:
+    """The ``fbsim`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default: the process's own).
+    out, err : text stream, optional
+        Where results and messages go (default: standard output and error).
+    exiting : bool
+        True when the process ends after this call (:func:`sim.__main__.entry`): objects
+        frozen at the end of start-up (:func:`freeze_startup_heap`) then stay frozen,
+        which spares the interpreter's last collection, and a garbage collector paused
+        for start-up is resumed there. False (a call from a notebook or a test)
+        unfreezes them before returning and leaves the collector as it is.
+    """
+    one_blas_thread()
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    froze = [False]
+    resume_gc = exiting and not gc.isenabled()  # paused by entry() for start-up
+
+    def started() -> None:
+        froze[0] = freeze_startup_heap()
+        if resume_gc:
+            gc.enable()
+
+    args.started = started
+    if args.command != "run":
+        started()  # the other commands have nothing to gain from waiting
+    try:
+        return importlib.import_module(COMMANDS[args.command]).command(args, out, err)
+    except (ScenarioError, UserError) as exc:
+        print_error(exc, err)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("\ninterrupted: no results were written (any previous results are untouched)",
+              file=err)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback; "
+              f"please report it)", file=err)
+        return EXIT_INTERNAL
+    finally:
+        if froze[0] and not exiting:
+            gc.unfreeze()
+        if resume_gc:
+            gc.enable()  # start-up failed before it was over
+
+

@@ -1,0 +1,115 @@
+"""``fbsim run``: replications of one scenario, written to a results folder."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from pathlib import Path
+from typing import TextIO
+
+from sim.cli.common import (
+    DEFAULT_SCENARIO,
+    EXIT_OK,
+    UserError,
+    load,
+    non_negative_int,
+    positive_int,
+    progress,
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add this command's parser to ``sub``."""
+    run = sub.add_parser("run", help="run a scenario and write results",
+                         description="Run replications of a scenario; print headline results "
+                                     "with 95%% confidence intervals and write tables and plots.")
+    run.add_argument("scenario", nargs="?", default=None,
+                     help=f"scenario YAML file (default: {DEFAULT_SCENARIO})")
+    run.add_argument("--reps", type=positive_int, help="replications (default: the scenario's)")
+    run.add_argument("--seed", type=non_negative_int, help="base seed (default: the scenario's)")
+    run.add_argument("--workers", type=positive_int,
+                     help="parallel worker processes (default: one per CPU, at most --reps)")
+    run.add_argument("--backend", choices=("processes", "serial", "dask"), default="processes",
+                     help="where replications run (default: local processes)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="Dask scheduler address, e.g. tcp://host:8786 (implies --backend dask)")
+    run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
+    run.add_argument("--tables", choices=("all", "none"), default="all",
+                     help="write per-replication tables (default: all)")
+    run.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                     help="table format (parquet needs the 'parquet' extra)")
+    run.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``fbsim run``."""
+    from sim.experiment import make_backend, run_experiment
+    from sim.experiment.backends import available_cpus
+    from sim.results.folder import ResultsFolderError, StagedFolder, check_writable, choose_out
+    from sim.results.provenance import host_facts_later, manifest
+    from sim.results.summary import estimates_table, write_run_outputs
+
+    path = Path(args.scenario) if args.scenario else DEFAULT_SCENARIO
+    if args.scenario is None and not path.exists():
+        raise UserError(f"no scenario given and the default {path} is not here; run from the "
+                        f"project folder or name a scenario file")
+    scenario = load(path)
+    reps = args.reps or scenario.run.replications
+    seed = scenario.run.seed if args.seed is None else args.seed
+    backend_name = "dask" if args.scheduler else args.backend
+    workers = args.workers or max(1, min(available_cpus(), reps))
+    if args.format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UserError("--format parquet needs pyarrow: pip install "
+                            "'forensic-backlog-sim[parquet]'") from None
+    try:
+        backend = make_backend(backend_name, workers, args.scheduler)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    default_out = Path("results") / scenario.name
+    try:
+        if args.out is not None:
+            out_dir: Path = args.out
+            check_writable(out_dir)
+        else:
+            out_dir = choose_out(default_out)
+    except ResultsFolderError as exc:
+        raise UserError(str(exc)) from None
+    if out_dir != (args.out or default_out):
+        print(f"note: {default_out} holds files fbsim did not write, so results go to "
+              f"{out_dir}", file=err)
+    started = dt.datetime.now(dt.UTC)
+    host = host_facts_later()
+    args.started()
+    print(f"fbsim run: {scenario.name} ({path}), {reps} replications, seed {seed}, "
+          f"{backend.name} x{backend.workers}", file=out)
+    t0 = time.perf_counter()
+    try:
+        with StagedFolder(out_dir) as staging:
+            result = run_experiment(
+                scenario, reps, seed, backend,
+                table_dir=staging / "tables" if args.tables == "all" else None,
+                table_format=args.format,
+                on_result=None if args.quiet else progress(err, t0))
+            meta = manifest(scenario, seed, reps, time.perf_counter() - t0, backend.name,
+                            backend.workers, str(path), started,
+                            {"events": sum(r.events for r in result.replications),
+                             "tables": args.tables, "table_format": args.format}, host)
+            write_run_outputs(staging, result, meta, plots=not args.no_plots)
+    except ResultsFolderError as exc:
+        raise UserError(str(exc)) from None
+    rows = estimates_table(result.estimates())
+    widths = [max(len(r[i]) for r in [*rows, ("metric", "mean", "95% CI", "unit")])
+              for i in range(4)]
+    header = ("metric", "mean", "95% CI", "unit")
+    print("", file=out)
+    for row in (header, *rows):
+        print("  ".join(c.ljust(w) if i != 1 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))), file=out)
+    print(f"\nResults in {out_dir}/ (summary.json, manifest.json, tables/, *.png); "
+          f"{time.perf_counter() - t0:.1f} s", file=out)
+    return EXIT_OK
