@@ -1,7 +1,7 @@
 """The event loop and the hot-path records: same answers as plain SimPy, exactly.
 
-``sim.model.engine.run_until`` replaces ``env.run(until=...)`` and the model's frequent
-events are :class:`~sim.model.engine.Call` records instead of SimPy timeouts; station
+``sim.model.engine.Engine.run_until`` replaces ``env.run(until=...)`` and the model's
+frequent events are :class:`~sim.model.engine.Call` records instead of SimPy timeouts; station
 logs are packed rows; service times come from ``item_sampler``. Each must be an exact
 stand-in for what it replaced, so these tests compare with the plain-SimPy way.
 """
@@ -20,7 +20,7 @@ import sim.model.replication as replication
 from sim.config import load_scenario, with_overrides
 from sim.config.distspec import DistSpec
 from sim.distributions import BLOCK, item_sampler, sampler
-from sim.model.engine import Call, run_until, schedule_call
+from sim.model.engine import Call, Engine
 from sim.model.staff_sampler import STAFF_COLUMNS, TIER_COLUMNS
 from sim.model.station import Station
 from sim.monitor.records import StationLog
@@ -30,6 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run_with_env_run(env: simpy.Environment, end: float) -> None:
     env.run(until=end)
+
+
+def run_until(env: Engine, end: float) -> None:
+    env.run_until(end)
 
 
 def _same_records(a: Any, b: Any) -> None:
@@ -58,7 +62,7 @@ def test_run_until_gives_the_same_replication_as_env_run(path, make_mini, monkey
         scenario = with_overrides(load_scenario(ROOT / path),
                                   {"run.horizon_years": None, "run.horizon_days": 400})
     fast = replication.run_replication(scenario, 1, 11)
-    monkeypatch.setattr(replication, "run_until", _run_with_env_run)
+    monkeypatch.setattr(Engine, "run_until", lambda env, end: env.run(until=end))
     plain = replication.run_replication(scenario, 1, 11)
     _same_records(fast, plain)
 
@@ -217,7 +221,7 @@ def test_a_replications_entities_are_freed_without_the_cycle_collector(make_mini
 
 def _interleaved(runner: Any) -> list[tuple[float, str]]:
     """Calls, timeouts and a process at equal and distinct times; the order they ran."""
-    env = simpy.Environment()
+    env = Engine()
     seen: list[tuple[float, str]] = []
 
     def note(call: Call) -> None:
@@ -225,7 +229,7 @@ def _interleaved(runner: Any) -> list[tuple[float, str]]:
 
     callbacks = [note]
     for row, delay in enumerate([2.0, 1.0, 2.0, 5.0, 3.0]):  # 5.0 is the end: not run
-        schedule_call(env, delay, Call(callbacks, None, -1, row))
+        env.schedule_call(delay, Call(callbacks, None, -1, row))
 
     def proc() -> Any:
         for step in (1.0, 1.0, 0.5):
@@ -250,9 +254,9 @@ def test_run_until_runs_events_in_simpys_order_and_stops_before_the_end():
 
 
 def test_run_until_refuses_an_end_not_after_now():
-    env = simpy.Environment(initial_time=3.0)
+    env = Engine(initial_time=3.0)
     with pytest.raises(ValueError, match="must be after"):
-        run_until(env, 3.0)
+        env.run_until(3.0)
 
 
 def test_run_until_raises_a_failed_process_like_simpy():
@@ -261,7 +265,7 @@ def test_run_until_raises_a_failed_process_like_simpy():
         raise KeyError("lost exhibit")
 
     for runner in (run_until, _run_with_env_run):
-        env = simpy.Environment()
+        env = Engine()
         env.process(broken(env))
         with pytest.raises(KeyError, match="lost exhibit"):
             runner(env, 10.0)

@@ -1,19 +1,23 @@
 """The event loop: a SimPy environment stepped with less overhead per event.
 
-The model's frequent events (referral arrivals, service completions) are small
-:class:`Call` records pushed on the environment's own event queue exactly as
-:meth:`simpy.Environment.schedule` would push a ``Timeout``: same time, priority and
-sequence number, so the order of events is SimPy's. Everything else (staff changes,
+:class:`Engine` extends :class:`simpy.Environment` the way SimPy extends itself
+(``simpy.rt.RealtimeEnvironment`` overrides ``step``): the model's frequent events
+(referral arrivals, service completions, shift changes) are small :class:`Call`
+records pushed on the environment's own event queue exactly as
+:meth:`simpy.Environment.schedule` would push a ``Timeout`` (same time, priority and
+sequence number, so the order of events is SimPy's). Everything else (staff changes,
 training, sampling) is ordinary SimPy events and processes on the same queue.
 
-:func:`run_until` processes the queue like ``env.run(until=end)``: a :class:`Call` is
-dispatched straight to its function, any other event through its callbacks as
-:meth:`simpy.Environment.step` does. ``env.run`` still works on the same environment
-(a :class:`Call` has the ``callbacks`` and ``_ok`` that ``step`` reads), only slower.
+:meth:`Engine.run_until` processes the queue like ``env.run(until=end)``: a
+:class:`Call` is dispatched straight to its function, any other event through its
+callbacks as :meth:`simpy.Environment.step` does. ``env.run`` still works on the same
+environment (a :class:`Call` has the ``callbacks`` and ``_ok`` that ``step`` reads),
+only slower.
 
-These rely on two SimPy internals, ``Environment._queue`` and ``_eid``; simpy is
-pinned ``<5`` in ``pyproject.toml`` and every model test would fail at once if
-either changed.
+This is the only module that touches SimPy's internals ``Environment._queue`` and
+``_eid``; simpy is pinned ``<5`` in ``pyproject.toml`` and every model test would fail
+at once if either changed. (Other modules read the clock as ``env._now``, which SimPy's
+own ``now`` property returns.)
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class Call:
     ----------
     callbacks : list of callable
         One-element list ``[fn]``; it may be shared by every call of the same kind
-        (SimPy only reads it, and :func:`run_until` does not touch it).
+        (SimPy only reads it, and :meth:`Engine.run_until` does not touch it).
     item : object
         The entity the call is about.
     tier : int
@@ -61,47 +65,68 @@ class Call:
         self.row = row
 
 
-def schedule_call(env: simpy.Environment, delay_days: float, call: Call) -> None:
-    """Put ``call`` on ``env``'s queue ``delay_days`` from now (as ``env.timeout`` would)."""
-    queue: list[Any] = env._queue
-    _heappush(queue, (env._now + delay_days, NORMAL, next(env._eid), call))
-
-
-def run_until(env: simpy.Environment, end_day: float) -> None:
-    """Process every event scheduled before ``end_day``, then set the clock to it.
-
-    The same events in the same order as ``env.run(until=end_day)``: SimPy stops at an
-    urgent event at ``end_day``, which comes before any ordinary event at that time.
+class Engine(simpy.Environment):
+    """A SimPy environment that also schedules :class:`Call` records and runs them fast.
 
     Parameters
     ----------
-    env : simpy.Environment
-        The environment, with its clock before ``end_day``.
-    end_day : float
-        Stop time.
-
-    Raises
-    ------
-    ValueError
-        If ``end_day`` is not after the current time.
+    initial_time : float
+        Clock at the start, in days.
     """
-    if not end_day > env._now:
-        raise ValueError(f"end_day ({end_day}) must be after the current time ({env._now})")
-    queue: list[Any] = env._queue
-    pop = _heappop
-    event: Any
-    call_cls = Call
-    while queue and queue[0][0] < end_day:
-        env._now, _, _, event = pop(queue)
-        if event.__class__ is call_cls:
-            event.callbacks[0](event)
-            continue
-        # simpy.Environment.step, for ordinary events.
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:
-            callback(event)
-        if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
-    env._now = end_day
+
+    def __init__(self, initial_time: float = 0.0):
+        super().__init__(initial_time)
+        queue: list[Any] = self._queue
+        eid = self._eid
+
+        def call_at(time: float, call: Call) -> None:
+            _heappush(queue, (time, NORMAL, next(eid), call))
+
+        #: ``call_at(time, call)``: put ``call`` on the queue at clock ``time`` (not
+        #: before now). A closure over the queue, so the hot path pays one call for it.
+        self.call_at: Callable[[float, Call], None] = call_at
+
+    def schedule_call(self, delay_days: float, call: Call) -> None:
+        """Put ``call`` on the queue ``delay_days`` from now (as ``env.timeout`` would)."""
+        self.call_at(self._now + delay_days, call)
+
+    def run_until(self, end_day: float) -> None:
+        """Process every event scheduled before ``end_day``, then set the clock to it.
+
+        The same events in the same order as ``env.run(until=end_day)``: SimPy stops at
+        an urgent event at ``end_day``, which comes before any ordinary event then.
+
+        Parameters
+        ----------
+        end_day : float
+            Stop time.
+
+        Raises
+        ------
+        ValueError
+            If ``end_day`` is not after the current time.
+        """
+        if not end_day > self._now:
+            raise ValueError(f"end_day ({end_day}) must be after the current time ({self._now})")
+        queue: list[Any] = self._queue
+        pop = _heappop
+        event: Any
+        call_cls = Call
+        while queue and queue[0][0] < end_day:
+            self._now, _, _, event = pop(queue)
+            if event.__class__ is call_cls:
+                event.callbacks[0](event)
+                continue
+            # simpy.Environment.step, for ordinary events.
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+        self._now = end_day
+
+    def drop_events(self) -> None:
+        """Forget every scheduled event (after a run, so what they hold is freed)."""
+        self._queue.clear()

@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
 
 from sim.config.schema import DEVICE_STAGES, RISK_LEVELS, Scenario, Stage
 from sim.distributions import draw, item_sampler, sampler
 from sim.model.automation import install_automation
-from sim.model.engine import Call, schedule_call
+from sim.model.engine import Call, Engine
 from sim.model.entities import (
     BACKLOG,
     CONTACT,
@@ -74,11 +73,11 @@ class Pipeline:
         The validated scenario.
     streams : Streams
         The replication's random streams.
-    env : simpy.Environment
+    env : Engine
         The clock.
     """
 
-    def __init__(self, scenario: Scenario, streams: Streams, env: simpy.Environment):
+    def __init__(self, scenario: Scenario, streams: Streams, env: Engine):
         self.scenario = scenario
         self.streams = streams
         self.env = env
@@ -251,13 +250,12 @@ class Pipeline:
                 call.callbacks = callbacks  # env.step, unlike run_until, clears it
                 call.item = cases[i]
                 call.row = i
-                _heappush(queue, (now + (times[i] - now), NORMAL, next(eid), call))
+                call_at(now + (times[i] - now), call)
 
-        queue: list[Any] = env._queue
-        eid = env._eid
+        call_at = env.call_at
         callbacks: list[Callable[[Any], None]] = [arrive]
         if cases:
-            schedule_call(env, times[0] - env._now, Call(callbacks, cases[0], -1, 0))
+            env.schedule_call(times[0] - env._now, Call(callbacks, cases[0], -1, 0))
 
     def load_backlog(self) -> None:
         """Put today's backlog in the queues, with the time it has already waited.

@@ -15,10 +15,9 @@ from operator import attrgetter
 from typing import Any
 
 import numpy as np
-import simpy
 
 from sim.config.schema import Scenario
-from sim.model.engine import run_until
+from sim.model.engine import Engine
 from sim.model.entities import Case, Child, Device
 from sim.model.pipeline import Pipeline
 from sim.model.population import CaseDraws, arrival_days, draw_cases
@@ -83,7 +82,7 @@ def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
 
 def _run(scenario: Scenario, replication: int, seed: int) -> Records:
     streams = Streams(seed, replication)
-    env = simpy.Environment()
+    env = Engine()
     pipeline = Pipeline(scenario, streams, env)
     run = scenario.run
     end = run.end_day
@@ -93,7 +92,7 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
                        scenario.triage.contact_children_found_at_research_probability, streams, 0)
     pipeline.schedule_referrals(days, draws)
     staff = StaffSampler(env, pipeline, run.timeseries_interval_days, end)
-    run_until(env, end)
+    env.run_until(end)
 
     conservation: dict[str, dict[str, int]] = {}
     averages: dict[str, dict[str, float]] = {}
@@ -157,7 +156,7 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
     # let it go by reference counting too.
     for station in pipeline.stations:
         station.queue.clear()
-    env._queue.clear()
+    env.drop_events()
     pipeline.cases, pipeline.devices, pipeline.children = [], [], []
     return Records(replication=replication, seed=seed, tables=tables, conservation=conservation,
                    time_averages=averages, events=3 * visits, window=(run.warmup_days, end))

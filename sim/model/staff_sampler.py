@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import simpy
 
-from sim.model.engine import Call, schedule_call
+from sim.model.engine import Call, Engine
 from sim.model.workforce import STATUS_KEYS
 from sim.monitor.records import Table
 
@@ -41,7 +40,7 @@ class StaffSampler:
 
     Parameters
     ----------
-    env : simpy.Environment
+    env : Engine
         The clock (at time zero: the first sample is taken now).
     pipeline : Pipeline
         The replication's pipeline (its pools and workforce).
@@ -51,7 +50,7 @@ class StaffSampler:
         No sample after this day.
     """
 
-    def __init__(self, env: simpy.Environment, pipeline: Pipeline, interval_days: float,
+    def __init__(self, env: Engine, pipeline: Pipeline, interval_days: float,
                  end_day: float):
         self.env = env
         self.pools = list(pipeline.pools.values())
@@ -95,7 +94,7 @@ class StaffSampler:
         nxt = now + self.interval
         if nxt <= self.end + 1e-9:
             self._next.callbacks = self._callbacks  # env.step (not run_until) clears it
-            schedule_call(self.env, nxt - now, self._next)
+            self.env.schedule_call(nxt - now, self._next)
 
     def release(self) -> None:
         """Drop the samples (after the tables are made) and the scheduled call."""

@@ -25,10 +25,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import simpy
-
 from sim.config.schema import Scenario, StaffPool
 from sim.config.workforce import TrainingProgramme
+from sim.model.engine import Engine
 from sim.model.station import Pool, Station
 
 #: Tier kinds.
@@ -103,7 +102,7 @@ def pool_layout(scenario: Scenario, name: str) -> list[TierSpec] | None:
     return out
 
 
-def make_pool(env: simpy.Environment, name: str, scenario: Scenario) -> Pool:
+def make_pool(env: Engine, name: str, scenario: Scenario) -> Pool:
     """The pool ``name``: a plain :class:`Pool`, or a :class:`WorkforcePool` if needed."""
     cfg = scenario.staff[name]
     hours = cfg.work_hours_per_calendar_day()
@@ -134,7 +133,7 @@ class WorkforcePool(Pool):
 
     Parameters
     ----------
-    env : simpy.Environment
+    env : Engine
         The clock.
     name : str
         Pool name.
@@ -144,7 +143,7 @@ class WorkforcePool(Pool):
         Productive hours per calendar day of one person at speed 1.
     """
 
-    def __init__(self, env: simpy.Environment, name: str, layout: list[TierSpec],
+    def __init__(self, env: Engine, name: str, layout: list[TierSpec],
                  work_hours_per_day: float):
         super().__init__(env, name, [t.name for t in layout], [t.speed for t in layout],
                          [t.count for t in layout], work_hours_per_day)

@@ -23,10 +23,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import simpy
-from simpy.events import NORMAL
-
-from sim.model.engine import Call
+from sim.model.engine import Call, Engine
 from sim.monitor.records import END_OFFSET, LOG_END, LOG_ROW, StationLog
 
 #: ``key(item, now) -> (k1, k2)``: lower keys are served first.
@@ -46,7 +43,7 @@ class Pool:
 
     Parameters
     ----------
-    env : simpy.Environment
+    env : Engine
         The simulation clock.
     name : str
         Pool name from the scenario.
@@ -60,7 +57,7 @@ class Pool:
         Productive hours per calendar day of one person at speed 1.
     """
 
-    def __init__(self, env: simpy.Environment, name: str, tier_names: list[str],
+    def __init__(self, env: Engine, name: str, tier_names: list[str],
                  tier_speeds: list[float], tier_counts: list[int], work_hours_per_day: float):
         self.env = env
         self.name = name
@@ -184,7 +181,7 @@ class Station:
 
     Parameters
     ----------
-    env : simpy.Environment
+    env : Engine
         The simulation clock.
     name : str
         Stage name (kiosk is a station of its own).
@@ -200,7 +197,7 @@ class Station:
         False passes items straight to ``on_done`` (no time, no record).
     """
 
-    def __init__(self, env: simpy.Environment, name: str, pool: Pool | None, key: KeyFn,
+    def __init__(self, env: Engine, name: str, pool: Pool | None, key: KeyFn,
                  work: WorkFn, on_done: DoneFn, enabled: bool = True):
         self.env = env
         self.name = name
@@ -225,6 +222,7 @@ class Station:
         # only reads it (and then sets the event's own attribute to None).
         self._callbacks: list[Callable[[Any], None]] = [self._finish]
         self._log = self.log.data  # packed rows of LOG_DTYPE, added by start()
+        self._call_at = env.call_at
         if pool is not None:
             pool.stations.append(self)
         if not enabled:
@@ -319,7 +317,6 @@ class Station:
         log += _pack_row(item.id, priority, priority if queued_priority < 0 else queued_priority,
                          arrived_at, now, NAN, duration, tier)
         # What env.timeout(duration) would schedule, minus the Timeout object.
-        queue: list[Any] = env._queue
         if call is None:
             call = Call(self._callbacks, item, tier, end_at)
         else:
@@ -327,7 +324,7 @@ class Station:
             call.item = item
             call.tier = tier
             call.row = end_at
-        _heappush(queue, (now + duration, NORMAL, next(env._eid), call))
+        self._call_at(now + duration, call)
 
     def _finish(self, event: Call) -> None:
         item = event.item
