@@ -44,6 +44,16 @@ STREAM_NAMES: tuple[str, ...] = (
     "training",
     "outsourcing",
     "case.research",
+    "case.enforcement_decision",
+    "device.seized",
+    "child.voluntary_attendance",
+    "case.children_on_devices",
+    "child.device",
+    "child.find",
+    "other_work.arrivals",
+    "other_work.priority",
+    "other_work.service",
+    "grading.rework",
 )
 _INDEX = {name: i for i, name in enumerate(STREAM_NAMES)}
 

@@ -41,6 +41,9 @@ def _base() -> dict[str, Any]:
                      for name, pool in data["staff"].items()}
     for name, n in heads.items():
         data["staff"][name]["headcount"] = n
+        # Work spread evenly over calendar time, as before shift calendars existed: the
+        # legacy fingerprints below were recorded that way.
+        data["staff"][name]["working_time"] = "smooth"
     data["policies"]["safeguarding_referral"] = "after_examination"
     data["initial_backlog"]["enforcement"]["count"] = 50
     return data
@@ -97,7 +100,9 @@ def legacy_fingerprint(records: Records) -> str:
     h = hashlib.sha256()
     for table, columns in LEGACY_COLUMNS.items():
         for column in columns:
-            values = np.asarray(records.tables[table][column])
+            # A child's route was 'contact' or 'depicted'; its kind says that now.
+            source = "kind" if (table, column) == ("children", "route") else column
+            values = np.asarray(records.tables[table][source])
             h.update(f"{table}.{column}".encode())
             if values.dtype.kind in "OUS":
                 h.update("|".join(map(str, values.tolist())).encode())

@@ -74,11 +74,12 @@ def _finish_release_then_dispatch(self: Station, event: Call) -> None:
     self.in_service -= 1
     self.completed += 1
     self.log.ended(event.row, now)
+    done = ((lambda item: self.on_done(item, event.tier)) if self.pass_tier else self.on_done)
     if self.pool is None:
-        self.on_done(event.item)
+        done(event.item)
         return
     self.pool.release(event.tier)
-    self.on_done(event.item)
+    done(event.item)
     self.pool.dispatch()
 
 
@@ -116,8 +117,9 @@ def test_handing_the_next_job_to_the_same_member_changes_nothing(path, make_mini
 class _RowSampler:
     """The staff sampler as a plain row-by-row record (what StaffSampler must equal)."""
 
-    def __init__(self, env: simpy.Environment, pipeline: Any, interval: float, end: float):
-        self.env, self.pools, self.workforce = env, list(pipeline.pools.values()), pipeline.workforce
+    def __init__(self, env: simpy.Environment, pools: list[Any], workforce: Any, interval: float,
+                 end: float):
+        self.env, self.pools, self.workforce = env, pools, workforce
         self.interval, self.end = interval, end
         self.rows: list[tuple[Any, ...]] = []
         self.tier_rows: list[tuple[Any, ...]] = []

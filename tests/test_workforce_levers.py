@@ -55,8 +55,9 @@ def test_hash_matching_shortens_grading_waits_on_common_random_numbers():
 
 
 @pytest.mark.parametrize(("cap", "hours"), [(None, 8.0), (4.0, 4.0), (10.0, 8.0)])
-def test_welfare_limit_caps_work_hours_of_the_pool(cap, hours):
-    graders = {"headcount": 20, "hours_per_day": 8, "days_per_week": 5, "availability": 1.0}
+def test_welfare_limit_caps_work_hours_of_the_pool_smoothly(cap, hours):
+    graders = {"headcount": 20, "hours_per_day": 8, "days_per_week": 5, "availability": 1.0,
+               "working_time": "smooth"}
     if cap is not None:
         graders["max_imagery_hours_per_day"] = cap
     tools = {**TOOLS, "staff.graders": graders}
@@ -64,6 +65,32 @@ def test_welfare_limit_caps_work_hours_of_the_pool(cap, hours):
                                        horizon_days=60, **tools), 0, 1)
     grading = _visits(records, "image_grading")
     assert np.allclose(grading["service_days"], 5.0 / (hours * 5 / 7))
+
+
+@pytest.mark.parametrize(("cap", "hours"), [(None, 8.0), (4.0, 4.0), (10.0, 8.0)])
+def test_welfare_limit_shortens_the_shift_of_the_pool(cap, hours):
+    # On a shift calendar the cap is the length of the imagery shift: a 5-hour grading
+    # job fits one 8-hour shift but needs two 4-hour ones, pausing overnight (and over
+    # the weekend). Every job starts on shift and ends exactly where the calendar says.
+    from sim.model.calendar import ShiftCalendar
+
+    graders = {"headcount": 20, "hours_per_day": 8, "days_per_week": 5, "availability": 1.0}
+    if cap is not None:
+        graders["max_imagery_hours_per_day"] = cap
+    tools = {**TOOLS, "staff.graders": graders}
+    sc = lab_only(service_hours=4, fixed=True, arrivals_per_day=5, horizon_days=60, **tools)
+    records = run_replication(sc, 0, 1)
+    grading = _visits(records, "image_grading")
+    cal = ShiftCalendar(hours, 5, 8.0, sc.run.start_date.weekday())
+    assert len(grading) > 200
+    for start, end in zip(grading["start_day"], grading["end_day"], strict=True):
+        assert cal.on_shift(start + 1e-9)  # at or after a shift start
+        if not np.isnan(end):  # in service when the run ended
+            assert end == pytest.approx(cal.finish(start, 5.0), abs=1e-9)
+    if hours < 5:
+        assert (grading["service_days"] > 12 / 24).all()  # none within one shift
+    else:
+        assert np.isclose(grading["service_days"], 5 / 24).mean() > 0.5  # most within a shift
 
 
 def test_welfare_limit_lengthens_grading_waits():

@@ -52,18 +52,19 @@ def test_neutral_blocks_change_nothing(seed, changes, expected):
 
 def test_neutral_blocks_use_the_workforce_machinery():
     # The neutral scenario really goes through the new code paths.
-    import simpy
-
+    from sim.model.engine import Engine
+    from sim.model.levers import build_levers
     from sim.model.pipeline import Pipeline
     from sim.model.staffing import WorkforcePool
     from sim.streams import Streams
 
     sc = scenario(**NEUTRAL)
-    pipe = Pipeline(sc, Streams(1, 0), simpy.Environment())
+    levers = build_levers(sc)
+    pipe = Pipeline(sc, Streams(1, 0), Engine(), levers.all())
     assert isinstance(pipe.pools["examiners"], WorkforcePool)
     assert isinstance(pipe.pools["investigators"], WorkforcePool)
     assert "accredited+later" in pipe.pools["investigators"].tier_names
-    assert pipe.outsourcing is not None
+    assert levers.outsourcing is not None and pipe.to_lab == levers.outsourcing.arrive
 
 
 def test_new_result_columns_are_present_and_quiet():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import simpy
 
+from sim.model.engine import Engine
+from sim.model.levers import build_levers
 from sim.model.pipeline import Pipeline
 from sim.model.replication import run_replication
 from sim.streams import Streams
@@ -78,14 +79,15 @@ def test_trained_share_of_intake_sets_grading_error():
         "pool": "investigators", "cohort_size": 5, "start_day": 1, "duration_days": 5,
         "effects": {"grading_accuracy": 1.0,
                     "contact_children_found_at_research_probability": 0.9}}})
-    env = simpy.Environment()
-    pipe = Pipeline(sc, Streams(1, 0), env)
+    env = Engine()
+    levers = build_levers(sc)
+    pipe = Pipeline(sc, Streams(1, 0), env, levers.all())
     assert pipe.p_misgrade == pytest.approx(1 - 0.84)
     env.run(until=3)
     assert pipe.p_misgrade == pytest.approx(1 - 0.84)   # on the course: not yet trained
     env.run(until=10)
     assert pipe.p_misgrade == pytest.approx(1 - (0.5 * 0.84 + 0.5 * 1.0))
-    assert pipe.workforce.found_now == pytest.approx(0.5 * 0.5 + 0.5 * 0.9)
+    assert levers.workforce.found_now == pytest.approx(0.5 * 0.5 + 0.5 * 0.9)
 
 
 def test_training_intake_staff_improves_grading_and_research():
@@ -107,7 +109,7 @@ def test_training_intake_staff_improves_grading_and_research():
     def found_at_research(records):
         ch = pd.DataFrame(records.tables["children"])
         c = cases(records).set_index("case_id")["intake_done_day"]
-        contact = ch[(ch["route"] == "contact") & ch["case_id"].isin(c.index)]
+        contact = ch[(ch["kind"] == "contact") & ch["case_id"].isin(c.index)]
         return (contact["identified_day"] == contact["case_id"].map(c)).mean()
 
     assert found_at_research(trained) == 1.0

@@ -14,7 +14,7 @@ identification curve, whose origin (the referral) lies before the run.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from sim.analysis.costs import replication_cost
 from sim.analysis.survival import kaplan_meier, quantile, survival_at
 from sim.config.schema import RISK_LEVELS, Scenario
 from sim.monitor.records import Records
+from sim.monitor.tables import ROUTES_CHILD
 
 
 @dataclass(frozen=True)
@@ -37,43 +38,116 @@ class MetricInfo:
         return (0.0, 1.0) if self.unit == "share" else (0.0, float("inf"))
 
 
+#: Child routes (the one source is the monitor's table vocabulary).
+ROUTES = ROUTES_CHILD
+_ROUTE_WORDS = {
+    "research": "in contact with the suspect, found by research at intake",
+    "warrant": "in contact, not found by research: the warrant's (or an interview's) to find",
+    "examination": "known only from device content: found at kiosk, lab or grading",
+    "depicted": "depicted in first-generation material: found by victim identification",
+}
+
+
+def _route_metrics() -> dict[str, MetricInfo]:
+    out: dict[str, MetricInfo] = {}
+    for r in ROUTES:
+        words = _ROUTE_WORDS[r]
+        out[f"time_to_identify_{r}_median_days"] = MetricInfo(
+            "days", f"Median time from referral to identification, children {words} "
+                    f"(Kaplan–Meier; NaN if fewer than half are ever identified)")
+        out[f"identified_{r}_within_90d_share"] = MetricInfo(
+            "share", f"Children {words}, identified within 90 days of referral (Kaplan–Meier)")
+        out[f"identified_{r}_within_365d_share"] = MetricInfo(
+            "share", f"Children {words}, identified within a year of referral (Kaplan–Meier)")
+        out[f"child_days_at_risk_{r}"] = MetricInfo(
+            "child-days", f"Days at risk inside the window of identified children {words} "
+                          f"(until social care acted, or the end)")
+        out[f"children_{r}"] = MetricInfo(
+            "children", f"Children {words}, in cases referred during the window")
+        out[f"children_not_identified_end_{r}"] = MetricInfo(
+            "children", f"Children {words}, not identified by the end of the run (any cohort)")
+    return out
+
+
 #: Every metric reported per replication, in report order.
 METRICS: dict[str, MetricInfo] = {
     "time_to_identify_median_days": MetricInfo(
-        "days", "Median time from referral to identification of a child at risk (Kaplan–Meier)"),
+        "days", "Median time from referral to identification of a child at risk, all routes "
+                "pooled (Kaplan–Meier)"),
     "time_to_identify_p90_days": MetricInfo(
-        "days", "90th percentile of time to identification (NaN if < 90% are ever identified)"),
+        "days", "90th percentile of time to identification, all routes (NaN if < 90% are ever "
+                "identified)"),
     "identified_within_7d_share": MetricInfo("share", "Children identified within 7 days of referral"),
     "identified_within_30d_share": MetricInfo("share", "Children identified within 30 days of referral"),
     "identified_within_90d_share": MetricInfo("share", "Children identified within 90 days of referral"),
+    "identified_within_365d_share": MetricInfo(
+        "share", "Children identified within a year of referral, all routes"),
+    **_route_metrics(),
     "depicted_identified_within_365d_share": MetricInfo(
-        "share", "Depicted (first-generation) children identified within a year"),
+        "share", "Depicted (first-generation) children identified within a year (as "
+                 "identified_depicted_within_365d_share)"),
+    "depicted_identified_per_year": MetricInfo(
+        "children/year", "Depicted children identified by victim identification per year of the "
+                         "window"),
+    "children_not_identified_end": MetricInfo(
+        "children", "Children at risk not identified by the end of the run (all routes, any "
+                    "cohort): counted here, not summed into child-days at risk"),
     "time_to_safeguard_median_days": MetricInfo(
-        "days", "Median time from referral until social care has acted (Kaplan–Meier)"),
+        "days", "Median time from referral until social care has acted (Kaplan–Meier; children "
+                "never identified count as not yet safeguarded)"),
     "child_days_at_risk": MetricInfo(
-        "child-days", "Sum over children of days from referral (or run start) until safeguarded"),
+        "child-days", "Days at risk inside the window of children identified by the end, from "
+                      "referral (or run start) until social care acted (or the end)"),
     "child_days_at_risk_contact": MetricInfo(
-        "child-days", "Child-days at risk of children in contact with the suspect"),
-    "child_days_at_risk_depicted": MetricInfo(
-        "child-days", "Child-days at risk of depicted children (never-identified ones count to the end)"),
+        "child-days", "Child-days at risk of identified children in contact (research + "
+                      "warrant routes)"),
     "children_at_risk": MetricInfo("children", "Children at risk in cases referred during the run"),
+    "warrants_per_referral": MetricInfo(
+        "share", "Referrals in the window decided for a warrant"),
+    "voluntary_attendance_per_referral": MetricInfo(
+        "share", "Referrals in the window decided for a voluntary-attendance interview"),
+    "no_further_action_share": MetricInfo(
+        "share", "Referrals in the window closed with no further action after research"),
     "enforcement_within_target_share": MetricInfo(
-        "share", "Cases whose warrant met the target time for their graded risk"),
+        "share", "Enforcement actions (warrant or interview) within the target for the graded risk, "
+                 "counted from the risk assessment (intake), among cases decided for action "
+                 "whose target has passed or that were actioned"),
+    **{f"enforcement_within_target_{level}_share": MetricInfo(
+        "share", f"As enforcement_within_target_share, cases graded {level.replace('_', ' ')}")
+       for level in RISK_LEVELS},
     "lab_wait_median_days": MetricInfo(
-        "days", "Median wait for lab examination of devices arriving in the window (Kaplan–Meier)"),
-    "lab_wait_p90_days": MetricInfo("days", "90th percentile of the lab wait (Kaplan–Meier)"),
+        "days", "Median wait for lab examination of IIOC devices arriving in the window "
+                "(Kaplan–Meier)"),
+    "lab_wait_p90_days": MetricInfo(
+        "days", "90th percentile of the IIOC lab wait (Kaplan–Meier; NaN if fewer than 90% "
+                "started by the end)"),
     "lab_examined_within_90d_share": MetricInfo(
-        "share", "Of devices whose examination started, share that had waited <= 90 days "
+        "share", "Of IIOC devices whose examination started, share that had waited <= 90 days "
                  "(the FOI definition; it ignores devices still waiting, so prefer the KM lab "
                  "wait when the lab is overloaded)"),
     "lab_examined_90_365d_share": MetricInfo(
-        "share", "Of devices whose examination started, share that had waited 90-365 days"),
+        "share", "Of IIOC devices whose examination started, share that had waited 90-365 days"),
     "lab_examined_over_365d_share": MetricInfo(
-        "share", "Of devices whose examination started, share that had waited > 365 days"),
+        "share", "Of IIOC devices whose examination started, share that had waited > 365 days"),
+    "lab_all_examined_within_90d_share": MetricInfo(
+        "share", "As lab_examined_within_90d_share, all lab exhibits (IIOC and other work): the "
+                 "Met FOI's population"),
+    "lab_all_examined_90_365d_share": MetricInfo(
+        "share", "As lab_examined_90_365d_share, all lab exhibits"),
+    "lab_all_examined_over_365d_share": MetricInfo(
+        "share", "As lab_examined_over_365d_share, all lab exhibits"),
+    "upload_wait_median_days": MetricInfo(
+        "days", "Median wait for verification and upload to the image database, devices graded "
+                "in the window (Kaplan–Meier)"),
+    "upload_wait_p90_days": MetricInfo(
+        "days", "90th percentile of the wait for verification and upload (Kaplan–Meier)"),
     "backlog_devices_end": MetricInfo(
         "devices", "Devices waiting for triage or lab examination at the end of the run"),
     "backlog_devices_mean": MetricInfo(
         "devices", "Time-averaged devices waiting for triage or lab examination"),
+    "backlog_grading_end": MetricInfo("devices", "Devices waiting for investigative grading at the end"),
+    "backlog_upload_end": MetricInfo(
+        "devices", "Devices waiting for verification and upload to the image database at the end"),
     "devices_examined": MetricInfo("devices", "Devices examined (kiosk or lab) during the run"),
     "cases_referred": MetricInfo("cases", "Referrals during the measured window"),
     "cost_total_gbp": MetricInfo(
@@ -99,7 +173,8 @@ class ReplicationSummary:
     metrics : dict of str to float
         One value per :data:`METRICS` key (NaN where undefined).
     identified_curve : numpy.ndarray
-        Share identified by each day of :data:`IDENTIFY_GRID_DAYS` (1 - KM survival).
+        Share identified by each day of :data:`IDENTIFY_GRID_DAYS` (1 - KM survival),
+        all routes pooled.
     timeseries_days : numpy.ndarray
         Sample days of the stage time series.
     waiting : dict of str to numpy.ndarray
@@ -121,10 +196,19 @@ class ReplicationSummary:
     conservation: dict[str, dict[str, int]]
     events: int
     seconds: float = 0.0
+    identified_curves: dict[str, np.ndarray] = field(default_factory=dict)
+    """Like ``identified_curve``, per route (:data:`ROUTES`) and ``all``."""
 
 
 def _km(durations: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return kaplan_meier(np.maximum(durations, 0.0), observed)
+
+
+def _curve(times: np.ndarray, surv: np.ndarray, n: int) -> np.ndarray:
+    """Share identified on :data:`IDENTIFY_GRID_DAYS` (NaN where nobody is in the route)."""
+    if not n:
+        return np.full(IDENTIFY_GRID_DAYS.size, np.nan)
+    return np.asarray(1.0 - survival_at(times, surv, IDENTIFY_GRID_DAYS))
 
 
 def _share(x: np.ndarray) -> float:
@@ -147,66 +231,105 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
 
     ch = t["children"]
     new = (ch["referral_day"] >= start) & (ch["cohort"] == "new")
-    dur = ch["time_to_identify_days"][new]
-    obs = ch["identified"][new]
+    ttid = ch["time_to_identify_days"]
+    identified = ch["identified"]
+    dur = ttid[new]
+    obs = identified[new]
     times, surv = _km(dur, obs)
     m["time_to_identify_median_days"] = quantile(times, surv, 0.5) if dur.size else math.nan
     m["time_to_identify_p90_days"] = quantile(times, surv, 0.9) if dur.size else math.nan
-    for within in (7, 30, 90):
+    for within in (7, 30, 90, 365):
         m[f"identified_within_{within}d_share"] = (
             float(1.0 - survival_at(times, surv, within)) if dur.size else math.nan)
-    curve = (1.0 - survival_at(times, surv, IDENTIFY_GRID_DAYS) if dur.size
-             else np.full(IDENTIFY_GRID_DAYS.size, np.nan))
-    depicted = new & (ch["route"] == "depicted")
-    if depicted.any():
-        dt, ds = _km(ch["time_to_identify_days"][depicted], ch["identified"][depicted])
-        m["depicted_identified_within_365d_share"] = float(1.0 - survival_at(dt, ds, 365.0))
-    else:
-        m["depicted_identified_within_365d_share"] = math.nan
+    curves = {"all": _curve(times, surv, dur.size)}
     safe_day = ch["safeguarded_day"]
+    at_risk_from = np.maximum(ch["referral_day"], start)
+    at_risk_to = np.minimum(np.where(np.isnan(safe_day), end, safe_day), end)
+    days_at_risk = np.where(identified, np.maximum(at_risk_to - at_risk_from, 0.0), 0.0)
+    route = ch["route"]
+    window_years = max(end - start, 1e-9) / 365.25
+    for r in ROUTES:
+        in_route = route == r
+        here = new & in_route
+        rt, rs = _km(ttid[here], identified[here])
+        n_here = int(here.sum())
+        m[f"time_to_identify_{r}_median_days"] = quantile(rt, rs, 0.5) if n_here else math.nan
+        for within in (90, 365):
+            m[f"identified_{r}_within_{within}d_share"] = (
+                float(1.0 - survival_at(rt, rs, within)) if n_here else math.nan)
+        curves[r] = _curve(rt, rs, n_here)
+        m[f"child_days_at_risk_{r}"] = float(np.sum(days_at_risk[in_route]))
+        m[f"children_{r}"] = float(n_here)
+        m[f"children_not_identified_end_{r}"] = float(np.count_nonzero(in_route & ~identified))
+    m["depicted_identified_within_365d_share"] = m["identified_depicted_within_365d_share"]
+    vid_found = (ch["found_at"] == "victim_identification") & (ch["identified_day"] >= start)
+    m["depicted_identified_per_year"] = float(np.count_nonzero(vid_found)) / window_years
+    m["children_not_identified_end"] = float(np.count_nonzero(~identified))
     safe_obs = ch["safeguarded"][new]
     safe_dur = np.where(np.isnan(safe_day), end, safe_day)[new] - ch["referral_day"][new]
     st, ss = _km(safe_dur, safe_obs)
     m["time_to_safeguard_median_days"] = quantile(st, ss, 0.5) if safe_dur.size else math.nan
-    at_risk_from = np.maximum(ch["referral_day"], start)
-    at_risk_to = np.minimum(np.where(np.isnan(safe_day), end, safe_day), end)
-    days_at_risk = np.maximum(at_risk_to - at_risk_from, 0.0)
     m["child_days_at_risk"] = float(np.sum(days_at_risk))
-    m["child_days_at_risk_contact"] = float(np.sum(days_at_risk[ch["route"] == "contact"]))
-    m["child_days_at_risk_depicted"] = float(np.sum(days_at_risk[ch["route"] == "depicted"]))
+    m["child_days_at_risk_contact"] = (m["child_days_at_risk_research"]
+                                       + m["child_days_at_risk_warrant"])
     m["children_at_risk"] = float(new.sum())
 
     cases = t["cases"]
     in_window = (cases["referral_day"] >= start) & (cases["cohort"] == "new")
+    n_window = int(in_window.sum())
+    action = cases["action"][in_window]
+    for key, name in (("warrants_per_referral", "warrant"),
+                      ("voluntary_attendance_per_referral", "voluntary_attendance"),
+                      ("no_further_action_share", "no_further_action")):
+        m[key] = float(np.count_nonzero(action == name)) / n_window if n_window else math.nan
     targets = dict(zip(RISK_LEVELS, scenario.policies.enforcement_target_days.values_in_order(),
                        strict=True))
-    target = np.asarray([targets[r] for r in cases["graded_risk"][in_window]], dtype=float)
-    took = cases["warrant_day"][in_window] - cases["referral_day"][in_window]
-    age = end - cases["referral_day"][in_window]
+    acted = in_window & np.isin(cases["action"], ("warrant", "voluntary_attendance"))
+    graded = cases["graded_risk"][acted]
+    target = np.asarray([targets[r] for r in graded], dtype=float)
+    assessed = cases["intake_done_day"][acted]
+    took = cases["warrant_day"][acted] - assessed
+    age = end - assessed
     done = ~np.isnan(took)
     decided = done | (age > target)
     met = done & (took <= target)
     m["enforcement_within_target_share"] = (float(met[decided].mean()) if decided.any()
                                             else math.nan)
-    m["cases_referred"] = float(in_window.sum())
+    for level in RISK_LEVELS:
+        sel = decided & (graded == level)
+        m[f"enforcement_within_target_{level}_share"] = (float(met[sel].mean()) if sel.any()
+                                                          else math.nan)
+    m["cases_referred"] = float(n_window)
 
     sv = t["stage_visits"]
     lab = sv["stage"] == "lab_examination"
-    arrive, begin = sv["arrive_day"][lab], sv["start_day"][lab]
+    iioc = lab & (sv["entity"] == "device")
+    for prefix, rows in (("lab", iioc), ("lab_all", lab)):
+        arrive, begin = sv["arrive_day"][rows], sv["start_day"][rows]
+        started = ~np.isnan(begin)
+        wait = np.where(started, begin, end) - arrive
+        if prefix == "lab":
+            window_lab = arrive >= start
+            lt, ls = _km(wait[window_lab], started[window_lab])
+            m["lab_wait_median_days"] = quantile(lt, ls, 0.5) if window_lab.any() else math.nan
+            m["lab_wait_p90_days"] = quantile(lt, ls, 0.9) if window_lab.any() else math.nan
+        examined = started & (begin >= start)
+        w = wait[examined]
+        m[f"{prefix}_examined_within_90d_share"] = _share(w <= 90.0)
+        m[f"{prefix}_examined_90_365d_share"] = _share((w > 90.0) & (w <= 365.0))
+        m[f"{prefix}_examined_over_365d_share"] = _share(w > 365.0)
+    up = sv["stage"] == "database_upload"
+    arrive, begin = sv["arrive_day"][up], sv["start_day"][up]
     started = ~np.isnan(begin)
-    window_lab = arrive >= start
-    wait = np.where(started, begin, end) - arrive
-    lt, ls = _km(wait[window_lab], started[window_lab])
-    m["lab_wait_median_days"] = quantile(lt, ls, 0.5) if window_lab.any() else math.nan
-    m["lab_wait_p90_days"] = quantile(lt, ls, 0.9) if window_lab.any() else math.nan
-    examined = started & (begin >= start)
-    w = wait[examined]
-    m["lab_examined_within_90d_share"] = _share(w <= 90.0)
-    m["lab_examined_90_365d_share"] = _share((w > 90.0) & (w <= 365.0))
-    m["lab_examined_over_365d_share"] = _share(w > 365.0)
+    window_up = arrive >= start
+    ut, us = _km((np.where(started, begin, end) - arrive)[window_up], started[window_up])
+    m["upload_wait_median_days"] = quantile(ut, us, 0.5) if window_up.any() else math.nan
+    m["upload_wait_p90_days"] = quantile(ut, us, 0.9) if window_up.any() else math.nan
 
     c = records.conservation
     m["backlog_devices_end"] = float(sum(c[s]["waiting"] for s in BACKLOG_STAGES if s in c))
+    m["backlog_grading_end"] = float(c.get("image_grading", {}).get("waiting", 0))
+    m["backlog_upload_end"] = float(c.get("database_upload", {}).get("waiting", 0))
     ts = t["stage_timeseries"]
     days = np.unique(ts["day"])
     waiting: dict[str, np.ndarray] = {}
@@ -227,5 +350,6 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
     m["cost_total_gbp"] = cost["total_gbp"]
     m["staff_fte_years"] = cost["fte_years"]
     m["outsourced_devices"] = cost["outsourced_devices"]
-    return ReplicationSummary(records.replication, m, curve, days, waiting, records.conservation,
-                              records.events)
+    return ReplicationSummary(records.replication, {k: m[k] for k in METRICS}, curves["all"],
+                              days, waiting, records.conservation, records.events,
+                              identified_curves=curves)

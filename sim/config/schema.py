@@ -3,11 +3,16 @@
 All models are frozen and reject unknown keys, so a typo in a scenario file is an
 error, never a silently ignored setting. Cross-field checks (shares summing to one,
 stages naming pools that exist) live in validators here, so that anything that passes
-:func:`sim.config.load_scenario` can be simulated.
+:func:`sim.config.load_scenario` can be simulated. The parts live in their own modules
+(:mod:`sim.config.common`, :mod:`~sim.config.staff`, :mod:`~sim.config.stages`,
+:mod:`~sim.config.workforce`) and are re-exported here.
 
 Time inside the simulation is measured in **days**. Service times are *work* times
-(hours of a staff member's effort) converted to calendar days through the pool's
-productive hours per calendar day; see :meth:`StaffPool.work_hours_per_calendar_day`.
+(hours of a staff member's effort) converted to calendar time by the pool's shift
+calendar (see :mod:`sim.config.staff`).
+
+Every key added after the first version defaults to *no effect*, so a scenario that
+does not use it runs as before.
 """
 
 from __future__ import annotations
@@ -16,99 +21,59 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from sim.config.distspec import Count, Duration, Quantity
+from sim.config.common import (
+    PROBLEM_SEPARATOR,
+    RISK_LEVELS,
+    NonNegFloat,
+    PerRisk,
+    PositiveFloat,
+    Probability,
+    RiskCounts,
+    RiskDays,
+    RiskProbabilities,
+    RiskShares,
+    Share,
+    Strict,
+    always,
+    check_shares,
+    never,
+)
+from sim.config.distspec import Count, Quantity
+from sim.config.staff import SkillTier, StaffPool
+from sim.config.stages import (
+    DEVICE_STAGES,
+    OTHER_WORK_STAGES,
+    STAGE_NAMES,
+    DeviceTriageStage,
+    GradingStage,
+    KioskRoute,
+    LabStage,
+    OtherWork,
+    Stage,
+    Stages,
+    UploadStage,
+    VidStage,
+)
 from sim.config.workforce import (
     Automation,
     Outsourcing,
-    PoolWorkforce,
     TrainingProgramme,
     workforce_problems,
 )
 
-#: Risk levels from highest to lowest; the index is the queue priority (0 first).
-RISK_LEVELS: tuple[str, ...] = ("very_high", "high", "medium", "low")
-#: The eight pipeline stages of MODEL.md, in pipeline order.
-STAGE_NAMES: tuple[str, ...] = (
-    "intake", "enforcement", "safeguarding", "device_triage",
-    "lab_examination", "image_grading", "database_upload", "victim_identification",
-)
-#: Stages whose entities are devices (the others serve cases or children).
-DEVICE_STAGES: tuple[str, ...] = ("device_triage", "lab_examination", "image_grading",
-                                  "database_upload")
-SHARE_TOLERANCE = 1e-6
+__all__ = [
+    "DEVICE_STAGES", "OTHER_WORK_STAGES", "RISK_LEVELS", "STAGE_NAMES", "BacklogBlock",
+    "CaseAttributes", "Demand", "DeviceTriageStage", "DeviceType", "Discovery", "Expedite",
+    "GradingStage", "InitialBacklog", "KioskRoute", "LabStage", "OtherWork", "PerRisk",
+    "Policies", "RiskCounts", "RiskDays", "RiskProbabilities", "RiskShares", "RunSettings",
+    "Scenario", "SkillTier", "StaffPool", "Stage", "Stages", "Triage", "UploadStage", "VidStage",
+]
+
 #: A scenario name becomes a folder name (``results/<name>``): this keeps it one plain
 #: name, never a path (no '/', no '..', no leading dot).
 SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
-#: Joins several 'key.path: message' problems raised by one validator.
-PROBLEM_SEPARATOR = "\n"
-
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
-NonNegFloat = Annotated[float, Field(ge=0.0)]
-
-
-class Strict(BaseModel):
-    """Base: frozen, unknown keys forbidden.
-
-    ``defer_build``: pydantic builds a model's validator when it first validates,
-    not when the class is defined, so importing the schema is cheap (worker
-    processes only unpickle scenarios) and loading a scenario builds the whole
-    tree in one pass, faster than class by class.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-def _check_shares(shares: dict[str, float], what: str) -> None:
-    total = sum(shares.values())
-    if abs(total - 1.0) > SHARE_TOLERANCE:
-        parts = ", ".join(f"{k}={v:g}" for k, v in shares.items())
-        raise ValueError(f"{what} must sum to 1, but {parts} sum to {total:.6g}")
-
-
-class PerRisk(Strict):
-    """Base of the per-risk-level models (very_high, high, medium, low).
-
-    Concrete subclasses (not a generic model) so scenarios pickle for worker processes.
-    """
-
-    def values_in_order(self) -> tuple[Any, ...]:
-        """Values in priority order, very_high first."""
-        return tuple(getattr(self, level) for level in RISK_LEVELS)
-
-
-class RiskShares(PerRisk):
-    """A share per risk level."""
-
-    very_high: Share
-    high: Share
-    medium: Share
-    low: Share
-
-
-class RiskProbabilities(RiskShares):
-    """A probability per risk level."""
-
-
-class RiskCounts(PerRisk):
-    """A count distribution per risk level."""
-
-    very_high: Count
-    high: Count
-    medium: Count
-    low: Count
-
-
-class RiskDays(PerRisk):
-    """A number of days per risk level."""
-
-    very_high: NonNegFloat
-    high: NonNegFloat
-    medium: NonNegFloat
-    low: NonNegFloat
 
 
 class RunSettings(Strict):
@@ -166,7 +131,7 @@ class Demand(Strict):
 
     @model_validator(mode="after")
     def _mix_sums(self) -> Demand:
-        _check_shares(self.risk_mix.model_dump(), "demand.risk_mix")
+        check_shares(self.risk_mix.model_dump(), "demand.risk_mix")
         profile = self.referrals_per_year_profile
         if profile is not None:
             if not profile:
@@ -195,144 +160,110 @@ class DeviceType(Strict):
 
 
 class CaseAttributes(Strict):
-    """What a referral brings with it: children, devices, material."""
+    """What a referral brings with it: children, devices, material.
+
+    ``children_in_contact`` have access to the suspect (household or contact): research
+    or the warrant can find them. ``children_on_devices`` are known only from what is
+    on the suspect's devices (contact abuse evidenced on a device, children groomed in
+    chats, local children in new material): examination or grading must find them
+    (see ``discovery``). ``depicted_children`` appear in first-generation material and
+    are found only by victim identification after upload.
+
+    ``known_image_share`` is the share of a device's images matched by hash against
+    the national database at the start; it grows by ``known_image_share_growth_per_year``
+    (as the database grows) up to ``known_image_share_max``. Data per device grows by
+    ``data_tb_growth_per_year`` (a device seized in year ``y`` of the run holds
+    ``(1 + g)^y`` times the drawn volume).
+    """
 
     children_in_contact: RiskCounts
+    children_on_devices: RiskCounts | None = None
     devices_per_case: Count
     device_types: dict[str, DeviceType]
     known_image_share: Share = 0.85
+    known_image_share_growth_per_year: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    known_image_share_max: Share = 1.0
+    data_tb_growth_per_year: Annotated[float, Field(ge=-0.5, le=5.0)] = 0.0
     first_generation_probability: RiskProbabilities
     depicted_children: Count
+
+    def known_share_at(self, day: float, level: float | None = None) -> float:
+        """Share of images matched by hash at clock ``day`` (from ``level`` at day 0)."""
+        start = self.known_image_share if level is None else level
+        grown = start + self.known_image_share_growth_per_year * max(day, 0.0) / 365.25
+        return min(max(start, self.known_image_share_max), grown) if grown > start else start
+
+    def data_scale_at(self, day: float) -> float:
+        """Multiplier of a device's drawn data volume when it is seized at clock ``day``."""
+        g = self.data_tb_growth_per_year
+        return 1.0 if g == 0 else float((1.0 + g) ** (max(day, 0.0) / 365.25))
 
     @model_validator(mode="after")
     def _types(self) -> CaseAttributes:
         if not self.device_types:
             raise ValueError("cases.device_types needs at least one device type")
-        _check_shares({k: v.share for k, v in self.device_types.items()}, "cases.device_types shares")
+        check_shares({k: v.share for k, v in self.device_types.items()}, "cases.device_types shares")
         return self
 
 
+class Discovery(Strict):
+    """How the chance of identifying a child falls as trails go cold.
+
+    A child known only from device content is found at kiosk, lab examination or
+    grading with the serving member's tier ``find_probability`` times
+    ``0.5 ** (days since seizure / examination_trail_half_life_days)``; a depicted child
+    is identified at victim identification with ``identification_probability`` times
+    the tier's ``find_probability`` times ``0.5 ** (days since seizure /
+    depicted_trail_half_life_days)``. ``None``: no decay.
+    """
+
+    examination_trail_half_life_days: PositiveFloat | None = None
+    depicted_trail_half_life_days: PositiveFloat | None = None
+
+
 class Triage(Strict):
-    """Risk grading at intake and escalation at device triage."""
+    """Risk grading and the enforcement decision at intake; escalation at device triage.
+
+    After research and grading, a case gets a warrant with ``warrant_probability`` of its
+    *graded* risk, a voluntary-attendance interview with
+    ``voluntary_attendance_probability``, and no further action otherwise (its children
+    not found at research stay unknown). At a voluntary attendance the house is not
+    searched: each in-contact child not found at research is found with
+    ``voluntary_attendance_finds_contact_probability`` and each device is seized with
+    ``voluntary_attendance_devices_seized_share``.
+    """
 
     grading_accuracy: Probability = 1.0
     misgrade_down_share: Share = 0.5
     contact_children_found_at_research_probability: Probability = 0.5
     escalation_detect_probability: Probability = 0.0
-
-
-Discipline = Literal["priority", "fifo", "deadline"]
-
-
-class Stage(Strict):
-    """Common settings of a pipeline stage.
-
-    ``pool: null`` makes the stage an infinite-server delay (no queue); ``enabled:
-    false`` makes it instantaneous. Service is a work time; give ``service`` (all
-    entities) or ``service_by_device_type`` (device stages), or both (they add).
-    """
-
-    enabled: bool = True
-    pool: str | None = None
-    service: Duration | None = None
-    service_by_device_type: dict[str, Duration] | None = None
-    discipline: Discipline = "priority"
-
-
-class KioskRoute(Strict):
-    """Level-1 self-service kiosks for phones: a share skip the hub and the lab."""
-
-    pool: str | None = None
-    service: Duration | None = None
-
-
-class DeviceTriageStage(Stage):
-    """Device triage (hub, level 2), with an optional kiosk route for phones."""
-
-    kiosk: KioskRoute | None = None
-    kiosk_device_type: str = "phone"
-
-
-class LabStage(Stage):
-    """Lab examination (level 3): work grows with the data volume."""
-
-    hours_per_tb: NonNegFloat = 0.0
-
-
-class GradingStage(Stage):
-    """Image grading: only images not matched by hash need a person."""
-
-    images_per_hour: PositiveFloat | None = None
-
-
-class VidStage(Stage):
-    """Victim identification of children depicted in first-generation material."""
-
-    identification_probability: Probability = 0.5
-    identification_delay: Duration | None = None
-
-
-class Stages(Strict):
-    """The eight stages of MODEL.md."""
-
-    intake: Stage
-    enforcement: Stage
-    safeguarding: Stage
-    device_triage: DeviceTriageStage
-    lab_examination: LabStage
-    image_grading: GradingStage
-    database_upload: Stage
-    victim_identification: VidStage
-
-    def items(self) -> list[tuple[str, Stage]]:
-        """(name, stage) pairs in pipeline order."""
-        return [(name, getattr(self, name)) for name in STAGE_NAMES]
-
-
-class SkillTier(Strict):
-    """A share of a pool working at a speed multiplier (1 = accredited)."""
-
-    name: str
-    share: Share
-    speed_multiplier: PositiveFloat = 1.0
-
-
-class StaffPool(Strict):
-    """A pool of staff serving one or more stages."""
-
-    headcount: Annotated[int, Field(ge=0, le=100_000)]
-    availability: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
-    hours_per_day: Annotated[float, Field(gt=0.0, le=24.0)] = 24.0
-    days_per_week: Annotated[float, Field(gt=0.0, le=7.0)] = 7.0
-    max_imagery_hours_per_day: Annotated[float, Field(gt=0.0, le=24.0)] | None = None
-    tiers: list[SkillTier] = Field(default_factory=lambda: [SkillTier(name="accredited", share=1.0)])
-    workforce: PoolWorkforce | None = None
+    warrant_probability: RiskProbabilities = Field(default_factory=always)
+    voluntary_attendance_probability: RiskProbabilities = Field(default_factory=never)
+    voluntary_attendance_finds_contact_probability: Probability = 0.0
+    voluntary_attendance_devices_seized_share: Share = 1.0
 
     @model_validator(mode="after")
-    def _tier_shares(self) -> StaffPool:
-        if not self.tiers:
-            raise ValueError("a pool needs at least one skill tier")
-        _check_shares({t.name: t.share for t in self.tiers}, "tier shares")
-        names = [t.name for t in self.tiers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"tier names must be unique, got {names}")
+    def _decision(self) -> Triage:
+        bad = [level for level, w, v in zip(RISK_LEVELS, self.warrant_probability.values_in_order(),
+                                             self.voluntary_attendance_probability.values_in_order(),
+                                             strict=True) if w + v > 1.0 + 1e-9]
+        if bad:
+            raise ValueError(f"warrant_probability + voluntary_attendance_probability exceeds 1 "
+                             f"for {', '.join(bad)}; the rest is 'no further action'")
         return self
 
-    def work_hours_per_calendar_day(self) -> float:
-        """Productive hours one person at speed 1 delivers per calendar day."""
-        hours = self.hours_per_day
-        if self.max_imagery_hours_per_day is not None:
-            hours = min(hours, self.max_imagery_hours_per_day)
-        return hours * self.days_per_week / 7.0 * self.availability
 
-    def tier_counts(self) -> list[int]:
-        """Head-count per tier by largest remainder, summing to ``headcount``."""
-        raw = [t.share * self.headcount for t in self.tiers]
-        counts = [int(x) for x in raw]
-        order = sorted(range(len(raw)), key=lambda i: (counts[i] - raw[i], i))
-        for i in order[: self.headcount - sum(counts)]:
-            counts[i] += 1
-        return counts
+class Expedite(Strict):
+    """Very urgent cases served on call: first in the queue, on a 24-hour clock.
+
+    A case whose graded risk is in ``risk_levels`` jumps the queue at ``stages`` (ahead
+    of any discipline), may be started outside the pool's shift by a free member, and
+    its job runs continuously at full speed (no pause at the end of a shift).
+    """
+
+    risk_levels: list[Literal["very_high", "high", "medium", "low"]] = Field(default_factory=list)
+    stages: list[Literal["intake", "enforcement", "device_triage", "lab_examination"]] = Field(
+        default_factory=list)
 
 
 SafeguardingPolicy = Literal["immediate", "at_warrant", "after_examination"]
@@ -345,6 +276,7 @@ class Policies(Strict):
     enforcement_target_days: RiskDays = Field(
         default_factory=lambda: RiskDays(very_high=1.0, high=7.0, medium=14.0, low=30.0))
     kiosk_share_of_phones: Share = 0.0
+    expedite: Expedite = Field(default_factory=Expedite)
 
 
 class BacklogBlock(Strict):
@@ -357,7 +289,7 @@ class BacklogBlock(Strict):
     @model_validator(mode="after")
     def _mix(self) -> BacklogBlock:
         if self.risk_mix is not None:
-            _check_shares(self.risk_mix.model_dump(), "initial_backlog risk_mix")
+            check_shares(self.risk_mix.model_dump(), "initial_backlog risk_mix")
         return self
 
 
@@ -389,6 +321,7 @@ class Scenario(Strict):
     demand: Demand
     cases: CaseAttributes
     triage: Triage = Field(default_factory=Triage)
+    discovery: Discovery = Field(default_factory=Discovery)
     stages: Stages
     staff: dict[str, StaffPool]
     policies: Policies = Field(default_factory=Policies)
@@ -441,6 +374,19 @@ class Scenario(Strict):
                 if missing and stage.service is None:
                     problems.append(f"stages.{name}.service_by_device_type: no service time for "
                                     f"{sorted(missing)} (and no 'service' to fall back on)")
+            if stage.other_work is not None and name not in OTHER_WORK_STAGES:
+                problems.append(f"stages.{name}.other_work: only {', '.join(OTHER_WORK_STAGES)} "
+                                f"take a stream of other work")
+            if stage.other_work is not None and stage.enabled and stage.pool is None:
+                problems.append(f"stages.{name}.other_work: needs a staffed stage (a pool)")
+            if stage.target_days is not None and stage.discipline != "deadline":
+                problems.append(f"stages.{name}.target_days: used only by discipline 'deadline' "
+                                f"(this stage uses '{stage.discipline}')")
+        for stage_name in self.policies.expedite.stages:
+            stage = getattr(self.stages, stage_name)
+            if stage.enabled and stage.pool is None:
+                problems.append(f"policies.expedite.stages: '{stage_name}' is a delay stage "
+                                f"(no pool); nothing to expedite")
         triage_stage = self.stages.device_triage
         if self.policies.kiosk_share_of_phones > 0:
             if triage_stage.kiosk is None:

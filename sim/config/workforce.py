@@ -156,12 +156,19 @@ class PoolWorkforce(_Strict):
 class TrainingEffects(_Strict):
     """What a finished course changes for the people who took it.
 
+    ``to_tier`` makes them members of that tier (its speed and quality of work: a
+    skills audit that trains people up to accreditation); otherwise they keep their
+    tier's. ``speed_multiplier`` then multiplies their speed, and ``find_probability``
+    and ``rework_probability`` replace their tier's (see ``staff.<pool>.tiers``).
     ``grading_accuracy`` and ``contact_children_found_at_research_probability`` replace
     the ``triage`` values for the trained share of the intake pool; the values used at
     any moment are the head-count-weighted mix of trained and untrained staff on duty.
     """
 
+    to_tier: str | None = None
     speed_multiplier: _Positive = 1.0
+    find_probability: _Share | None = None
+    rework_probability: Annotated[float, Field(ge=0.0, le=0.9)] | None = None
     grading_accuracy: _Share | None = None
     contact_children_found_at_research_probability: _Share | None = None
 
@@ -211,7 +218,8 @@ class Outsourcing(_Strict):
     when the lab queue is longer than ``queue_length_over`` devices (or its expected
     wait is above ``expected_wait_days_over``), the device qualifies (``risk_levels``,
     ``device_types``) and the provider has fewer than ``capacity_devices`` in progress.
-    It comes back examined after ``turnaround`` (calendar time) and goes on to grading.
+    It comes back examined after ``turnaround`` (calendar time) and goes on to grading;
+    the provider finds evidence of a child on it with ``find_probability``.
     """
 
     queue_length_over: Annotated[int, Field(ge=0)] | None = None
@@ -219,6 +227,7 @@ class Outsourcing(_Strict):
     capacity_devices: Annotated[int, Field(ge=1, le=10_000_000)]
     turnaround: Duration
     cost_per_device_gbp: _NonNeg = 0.0
+    find_probability: _Share = 1.0
     risk_levels: list[RiskName] | None = None
     device_types: list[str] | None = None
     start_day: _NonNeg | None = None
@@ -329,6 +338,8 @@ def workforce_problems(scenario: Scenario) -> list[str]:
             continue
         tiers = {t.name for t in scenario.staff[prog.pool].tiers}
         problems += _tier_problems(f"{at}.from_tiers", prog.from_tiers, tiers)
+        if prog.effects.to_tier is not None:
+            problems += _tier_problems(f"{at}.effects.to_tier", [prog.effects.to_tier], tiers)
         problems += _date_problem(f"{at}.start_date", prog.start_date, start)
         fx = prog.effects
         for key in ("grading_accuracy", "contact_children_found_at_research_probability"):

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, URGENT
 
 _heappush = heapq.heappush
 _heappop = heapq.heappop
@@ -79,12 +80,25 @@ class Engine(simpy.Environment):
         queue: list[Any] = self._queue
         eid = self._eid
 
+        #: ``push_entry((time, priority, event_id, event))``: push one entry in SimPy's
+        #: own layout (the hot path builds it itself: two C calls, no Python frame).
+        self.push_entry: Callable[[tuple[float, int, int, Any]], None] = partial(_heappush, queue)
+        #: The next event id (SimPy's sequence number, which orders equal times).
+        self.next_event_id: Callable[[], int] = eid.__next__
+
         def call_at(time: float, call: Call) -> None:
             _heappush(queue, (time, NORMAL, next(eid), call))
+
+        def urgent_call_at(time: float, call: Call) -> None:
+            _heappush(queue, (time, URGENT, next(eid), call))
 
         #: ``call_at(time, call)``: put ``call`` on the queue at clock ``time`` (not
         #: before now). A closure over the queue, so the hot path pays one call for it.
         self.call_at: Callable[[float, Call], None] = call_at
+        #: ``urgent_call_at(time, call)``: as :attr:`call_at`, but ahead of every ordinary
+        #: event at the same time (SimPy's ``URGENT`` priority), e.g. a shift's start or
+        #: end, which must come before any work that happens at that instant.
+        self.urgent_call_at: Callable[[float, Call], None] = urgent_call_at
 
     def schedule_call(self, delay_days: float, call: Call) -> None:
         """Put ``call`` on the queue ``delay_days`` from now (as ``env.timeout`` would)."""

@@ -2,66 +2,129 @@ r"""The eight-stage pipeline of MODEL.md wired from a scenario.
 
 Routing (each arrow is a station's ``on_done``)::
 
-    referral -> intake -> enforcement --(seize devices)--> kiosk ------------------+
-                                            \-> device_triage -> lab_examination -+-> image_grading
+    referral -> intake --(decision: warrant / voluntary attendance / no further action)
+             -> enforcement --(seize devices)--> kiosk ------------------+
+                                  \-> device_triage -> lab_examination -+-> image_grading
     image_grading -> database_upload --(all devices of the case)--> victim_identification
 
-Children at risk: in-contact children are identified at intake (research) or at the
-warrant; depicted children only when victim identification succeeds. The
-safeguarding policy decides when an identified child is referred to social care
-(``safeguarding`` station, whose service time is social care's response).
+Children at risk, by how they can be found (their *route* in the results):
+
+- in contact with the suspect: found at intake by research (``research``), else at the
+  warrant, or with some chance at a voluntary-attendance interview (``warrant``); a
+  case with no further action leaves them unknown;
+- known only from device content (``examination``): found at the kiosk or the lab, or
+  later at grading, with the serving member's skill (tier ``find_probability``) times a
+  retention that halves every ``discovery.examination_trail_half_life_days`` since
+  seizure; found, they escalate their case to the top priority;
+- depicted in first-generation material (``depicted``): identified at victim
+  identification, after every device of the case is graded and uploaded, with
+  ``identification_probability`` times the officer's skill times a retention that
+  falls with the days since seizure.
+
+The safeguarding policy decides when an identified child is referred to social care
+(``safeguarding`` station, whose service time is social care's response). Stages that
+serve ``other_work`` (the lab's non-IIOC exhibits, the warrant crews' other warrants)
+get a stream of :class:`~sim.model.entities.Job` items that queue with the IIOC work
+and leave when served.
+
+Levers (workforce dynamics, outsourcing, automation) are objects handed to the
+pipeline when it is built (:mod:`sim.model.levers`); each installs itself through the
+hooks in the "lever interface" section below, and the pipeline imports none of them.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import simpy
 
-from sim.config.schema import DEVICE_STAGES, RISK_LEVELS, Scenario, Stage
+from sim.config.schema import (
+    DEVICE_STAGES,
+    OTHER_WORK_STAGES,
+    RISK_LEVELS,
+    OtherWork,
+    Scenario,
+    Stage,
+)
 from sim.distributions import draw, item_sampler, sampler
-from sim.model.automation import install_automation
+from sim.model.calendar import ShiftCalendar, ShiftClock
 from sim.model.engine import Call, Engine
 from sim.model.entities import (
     BACKLOG,
     CONTACT,
     DEPICTED,
+    FOUND_ENFORCEMENT,
+    FOUND_GRADING,
+    FOUND_INTAKE,
+    FOUND_KIOSK,
+    FOUND_LAB,
+    FOUND_OUTSOURCED,
+    FOUND_VID,
     KIOSK,
     LAB,
     NEW,
+    NO_ACTION,
     NONE,
+    ON_DEVICE,
+    VOLUNTARY,
+    WARRANT,
     Case,
     Child,
     Device,
+    Job,
 )
-from sim.model.outsourcing import OutsourcingRoute
-from sim.model.population import CaseDraws, draw_cases
+from sim.model.population import CaseDraws, draw_cases, poisson_days
 from sim.model.staffing import make_pool
-from sim.model.station import KeyFn, Pool, Station
-from sim.model.workforce import Workforce
+from sim.model.station import KeyFn, Station
 from sim.streams import Streams
 
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.model.levers import Lever
+
 NAN = math.nan
-_heappush = heapq.heappush
 LOWEST = len(RISK_LEVELS) - 1
+#: Added to a stage's first queue key per step of ``precedence``: a pool's free member
+#: serves the stage of lowest precedence with work waiting first.
+PRECEDENCE_STEP = 1e9
+_UNIFORM_BLOCK = 4096
 
 
 def _no_work(_item: Any) -> float:
     return 0.0
 
 
-def _key_fn(discipline: str, targets: tuple[float, ...]) -> KeyFn:
-    if discipline == "fifo":
-        return lambda item, since: (0.0, since)
-    if discipline == "deadline":
-        return lambda item, since: (item.case.referral_day + targets[item.case.priority],
+def _key_fn(stage: Stage, targets: tuple[float, ...]) -> KeyFn:
+    """The queue key of a stage: discipline, own targets and precedence."""
+    offset = stage.precedence * PRECEDENCE_STEP
+    if stage.discipline == "fifo":
+        return lambda item, since: (offset, since)
+    if stage.discipline == "deadline":
+        if stage.target_days is not None:
+            own = stage.target_days.values_in_order()
+            return lambda item, since: (offset + since + own[item.case.priority], since)
+        return lambda item, since: (offset + item.case.referral_day + targets[item.case.priority],
                                     item.case.referral_day)
-    return lambda item, since: (float(item.case.priority), item.case.referral_day)
+    return lambda item, since: (offset + item.case.priority, item.case.referral_day)
+
+
+def _uniforms(rng: np.random.Generator) -> Callable[[], float]:
+    """One uniform per call, drawn in blocks from ``rng``."""
+    def blocks() -> Iterator[float]:
+        while True:
+            yield from rng.random(_UNIFORM_BLOCK).tolist()
+
+    return blocks().__next__
+
+
+def _retention(half_life_days: float | None) -> Callable[[float], float]:
+    """Share of a trail still warm after ``days``: halves every ``half_life_days``."""
+    if half_life_days is None:
+        return lambda _days: 1.0
+    rate = math.log(2.0) / half_life_days
+    return lambda days: math.exp(-rate * days) if days > 0 else 1.0
 
 
 class Pipeline:
@@ -75,9 +138,13 @@ class Pipeline:
         The replication's random streams.
     env : Engine
         The clock.
+    levers : sequence of Lever
+        Workforce, outsourcing and automation levers (:func:`sim.model.levers.build_levers`);
+        each is installed once the stations exist.
     """
 
-    def __init__(self, scenario: Scenario, streams: Streams, env: Engine):
+    def __init__(self, scenario: Scenario, streams: Streams, env: Engine,
+                 levers: Sequence[Lever] = ()):
         self.scenario = scenario
         self.streams = streams
         self.env = env
@@ -90,13 +157,20 @@ class Pipeline:
         #: New referrals, in arrival order (see :meth:`schedule_referrals`).
         self.referrals: list[Case] = []
         self.device_type_names = list(scenario.cases.device_types)
-        self.pools = {name: self._make_pool(name) for name in scenario.staff}
+        self.calendars = self._calendars()
+        self.pools = {name: make_pool(env, name, scenario, self.calendars.get(name))
+                      for name in scenario.staff}
         st = scenario.stages
         pol = scenario.policies
         tri = scenario.triage
+        ca = scenario.cases
         self.p_misgrade = 1.0 - tri.grading_accuracy
         self.misgrade_down = tri.misgrade_down_share
         self.p_escalate = tri.escalation_detect_probability
+        self.warrant_p = tri.warrant_probability.values_in_order()
+        self.voluntary_p = tri.voluntary_attendance_probability.values_in_order()
+        self.voluntary_find_p = tri.voluntary_attendance_finds_contact_probability
+        self.voluntary_seize_share = tri.voluntary_attendance_devices_seized_share
         self.kiosk_share = pol.kiosk_share_of_phones
         kiosk_type = st.device_triage.kiosk_device_type
         self.kiosk_type = (self.device_type_names.index(kiosk_type)
@@ -107,59 +181,90 @@ class Pipeline:
         self.vid_delay_days: Callable[[], float] | None = (
             None if vid_delay is None
             else sampler(vid_delay, streams.get("delay.victim_identification"), 1.0 / 24.0))
-        self.known_share = scenario.cases.known_image_share
+        self.device_retention = _retention(scenario.discovery.examination_trail_half_life_days)
+        self.depicted_retention = _retention(scenario.discovery.depicted_trail_half_life_days)
+        self.known_level = ca.known_image_share
+        self.known_grows = ca.known_image_share_growth_per_year > 0
+        #: True once the hash-matched share can differ from when a device was seized:
+        #: grading then counts a device's unknown images when its grading starts.
+        self.known_changes = self.known_grows
+        self.data_grows = ca.data_tb_growth_per_year != 0
+        self._rework_u = _uniforms(streams.get("grading.rework"))
+        self.adjust_found_at_research: Callable[[Case], None] | None = None
+        self.jobs_done: dict[str, int] = {}
         targets = pol.enforcement_target_days.values_in_order()
+        expedite_levels = [level in pol.expedite.risk_levels for level in RISK_LEVELS]
 
-        def station(name: str, on_done: Callable[[Any], None],
-                    work: Callable[[Any], float] | None = None) -> Station:
+        def station(name: str, on_done: Callable[..., None], work: Callable[[Any], float] | None = None,
+                    pass_tier: bool = False) -> Station:
             cfg: Stage = getattr(st, name)
             pool = self.pools[cfg.pool] if cfg.pool is not None else None
-            return Station(env, name, pool, _key_fn(cfg.discipline, targets),
-                           work or self._work(name, cfg), on_done, cfg.enabled)
+            expedite = expedite_levels if name in pol.expedite.stages else None
+            return Station(env, name, pool, _key_fn(cfg, targets),
+                           work or self._work(name, cfg), on_done, cfg.enabled, expedite,
+                           pass_tier)
 
         self.safeguarding = station("safeguarding", self._safeguarded)
-        self.victim_identification = station("victim_identification", self._vid_done)
-        self.database_upload = station("database_upload", self._uploaded)
-        grading = st.image_grading
-        base_grading = self._work("image_grading", grading)
-        self.grading_base_work = base_grading
-        per_image = (0.0 if grading.images_per_hour is None else 1.0 / grading.images_per_hour)
-        self.image_grading = station(
-            "image_grading", self._graded,
-            (lambda d: base_grading(d) + d.unknown_images * per_image) if per_image
-            else base_grading)  # x + 0.0 == x for the non-negative times here
-        lab = st.lab_examination
-        base_lab = self._work("lab_examination", lab)
-        self.lab_base_work = base_lab
-        per_tb = lab.hours_per_tb
-        self.lab_examination = station("lab_examination", self._examined,
-                                       (lambda d: base_lab(d) + d.data_tb * per_tb) if per_tb
-                                       else base_lab)
+        self.victim_identification = station("victim_identification", self._vid_done,
+                                             pass_tier=True)
+        self.upload_base_work = self._work("database_upload", st.database_upload)
+        self.database_upload = station("database_upload", self._uploaded, self.upload_base_work)
+        self.grading_base_work = self._work("image_grading", st.image_grading)
+        self.grading_hours_per_image = (0.0 if st.image_grading.images_per_hour is None
+                                        else 1.0 / st.image_grading.images_per_hour)
+        self.image_grading = station("image_grading", self._graded, self.grading_base_work,
+                                     pass_tier=True)
+        self.lab_base_work = self._work("lab_examination", st.lab_examination)
+        self.lab_hours_per_tb = st.lab_examination.hours_per_tb
+        self.lab_examination = station("lab_examination", self._examined, self.lab_base_work,
+                                       pass_tier=True)
         self.device_triage = station("device_triage", self._triaged)
         kiosk = st.device_triage.kiosk
         self.kiosk = Station(
             env, "kiosk",
             self.pools[kiosk.pool] if kiosk is not None and kiosk.pool is not None else None,
-            _key_fn(st.device_triage.discipline, targets),
+            _key_fn(st.device_triage, targets),
             self._service_work("service.kiosk", kiosk.service if kiosk else None, None),
-            self._kiosk_done, kiosk is not None and st.device_triage.enabled)
-        self.enforcement = station("enforcement", self._warrant)
+            self._kiosk_done, kiosk is not None and st.device_triage.enabled, None, True)
+        self.enforcement = station("enforcement", self._warrant,
+                                   self._with_jobs("enforcement", self._work("enforcement",
+                                                                             st.enforcement)))
         self.intake = station("intake", self._intake_done)
         self.stations: list[Station] = [
             self.intake, self.enforcement, self.safeguarding, self.device_triage, self.kiosk,
             self.lab_examination, self.image_grading, self.database_upload,
             self.victim_identification]
-        # Workforce levers (sim.model.workforce, .outsourcing, .automation): each is
-        # inert, and schedules nothing, when its scenario block is absent.
         self.to_lab: Callable[[Device], None] = self.lab_examination.arrive
-        self.adjust_found_at_research: Callable[[Case], None] | None = None
-        self.workforce = Workforce(self)
-        self.outsourcing = OutsourcingRoute(self) if scenario.outsourcing is not None else None
-        install_automation(self)
+        grading_pool = self.image_grading.pool
+        #: Rework chance per tier of the grading pool; None when no tier reworks.
+        self._rework = (grading_pool.tier_rework if grading_pool is not None
+                        and any(r > 0 for r in grading_pool.tier_rework) else None)
+        self._set_work_functions()
+        self.clocks = [ShiftClock(env, cal, [self.pools[n] for n in names], scenario.run.end_day)
+                       for cal, names in self._calendar_pools()]
+        for lever in levers:
+            lever.install(self)
 
     # ----------------------------------------------------------------- building
-    def _make_pool(self, name: str) -> Pool:
-        return make_pool(self.env, name, self.scenario)
+    def _calendars(self) -> dict[str, ShiftCalendar]:
+        """One shift calendar per working pattern, shared by the pools that follow it."""
+        weekday = self.scenario.run.start_date.weekday()
+        by_key: dict[tuple[float, int, float], ShiftCalendar] = {}
+        out: dict[str, ShiftCalendar] = {}
+        for name, cfg in self.scenario.staff.items():
+            if not cfg.uses_shifts:
+                continue
+            key = (cfg.shift_hours_per_day, int(cfg.days_per_week), cfg.shift_start_hour)
+            if key not in by_key:
+                by_key[key] = ShiftCalendar(key[0], key[1], key[2], weekday)
+            out[name] = by_key[key]
+        return out
+
+    def _calendar_pools(self) -> list[tuple[ShiftCalendar, list[str]]]:
+        groups: dict[int, tuple[ShiftCalendar, list[str]]] = {}
+        for name, cal in sorted(self.calendars.items()):
+            groups.setdefault(id(cal), (cal, []))[1].append(name)
+        return list(groups.values())
 
     def _service_work(self, stream: str, service: Any, by_type: dict[str, Any] | None
                       ) -> Callable[[Any], float]:
@@ -178,30 +283,115 @@ class Pipeline:
     def _work(self, name: str, cfg: Stage) -> Callable[[Any], float]:
         return self._service_work(f"service.{name}", cfg.service, cfg.service_by_device_type)
 
+    def _set_work_functions(self) -> None:
+        """(Re)build the lab, grading and upload work from the current settings."""
+        base_lab, per_tb = self.lab_base_work, self.lab_hours_per_tb
+        lab: Callable[[Any], float] = ((lambda d: base_lab(d) + d.data_tb * per_tb) if per_tb
+                                       else base_lab)
+        base_grade, per_image = self.grading_base_work, self.grading_hours_per_image
+        unknown = self._unknown_images
+        grading: Callable[[Any], float]
+        if not self.known_changes:  # the count made with the device is the one now
+            grading = ((lambda d: base_grade(d) + d.unknown_images * per_image) if per_image
+                       else base_grade)
+        else:
+            grading = ((lambda d: base_grade(d) + unknown(d) * per_image) if per_image
+                       else (lambda d: base_grade(d) + 0.0 * unknown(d)))
+        up = self.scenario.stages.database_upload
+        base_up = self.upload_base_work
+        votes_per_image = (0.0 if up.images_per_hour is None else
+                           up.extra_votes_per_new_image * up.new_image_share_of_unknown
+                           / up.images_per_hour)
+        upload: Callable[[Any], float] = ((lambda d: base_up(d) + d.unknown_images * votes_per_image)
+                                          if votes_per_image else base_up)
+        self.lab_examination.work = self._with_jobs("lab_examination", lab)
+        self.image_grading.work = grading
+        self.database_upload.work = upload
+
+    def _with_jobs(self, stage: str, work: Callable[[Any], float]) -> Callable[[Any], float]:
+        if getattr(self.scenario.stages, stage).other_work is None:
+            return work
+        return lambda item: item.work_hours if item.__class__ is Job else work(item)
+
+    def _unknown_images(self, device: Device) -> float:
+        """Images of ``device`` not matched by hash, at the hash set's size now."""
+        if self.known_grows:
+            known = self.scenario.cases.known_share_at(self.env._now, self.known_level)
+        else:
+            known = self.known_level
+        device.unknown_images = n = round(device.images * (1.0 - known))
+        return n
+
+    # ------------------------------------------------------------ lever interface
+    def set_lab_entry(self, entry: Callable[[Device], None]) -> None:
+        """Route every device bound for the lab through ``entry`` (e.g. outsourcing)."""
+        self.to_lab = entry
+
+    def set_misgrade_probability(self, p: float) -> None:
+        """Risk-grading error rate at intake from now on."""
+        self.p_misgrade = p
+
+    def set_research_adjuster(self, adjust: Callable[[Case], None]) -> None:
+        """``adjust(case)`` re-decides the children research finds, at intake's end."""
+        self.adjust_found_at_research = adjust
+
+    def set_known_share_level(self, share: float) -> None:
+        """Images matched by hash from now on (growth continues from this level)."""
+        self.known_level = share
+        self.known_changes = True
+        self._set_work_functions()
+
+    def set_grading_hours_per_image(self, hours: float) -> None:
+        """Staff hours per unknown image at investigative grading from now on."""
+        self.grading_hours_per_image = hours
+        self._set_work_functions()
+
+    def set_lab_hours_per_tb(self, hours: float) -> None:
+        """Examiner hours per terabyte for examinations started from now on."""
+        self.lab_hours_per_tb = hours
+        self._set_work_functions()
+
+    def examined_elsewhere(self, device: Device, find_probability: float) -> None:
+        """``device`` comes back examined from outside the lab (an outsourced provider)."""
+        self._examined_by(device, find_probability, FOUND_OUTSOURCED)
+
     # ----------------------------------------------------------------- entities
     def _make_cases(self, draws: CaseDraws, days: np.ndarray, cohort: int) -> list[Case]:
         first_id = len(self.cases)
         n = days.size
         device_draws = (draws.device_type.tolist(), draws.data_tb.tolist(), draws.images.tolist(),
-                        draws.u_kiosk.tolist())
+                        draws.u_kiosk.tolist(), draws.u_seize.tolist())
         # Case i of the block is made from row i of each array (map stops at the n days).
         out = list(map(Case, range(first_id, first_id + n), days.tolist(),
                        draws.true_risk.tolist(), repeat(cohort), repeat(LOWEST),
                        draws.first_generation.tolist(), draws.u_grade.tolist(),
                        draws.u_escalate.tolist(), draws.n_found_at_research.tolist(),
                        repeat(draws), range(n), repeat(device_draws),
-                       draws.device_start.tolist(), draws.n_devices.tolist()))
+                       draws.device_start.tolist(), draws.n_devices.tolist(),
+                       draws.u_decision.tolist()))
         children = self.children
         n_contact = draws.n_contact.tolist()
+        c_start = draws.contact_start.tolist()
+        u_contact = draws.u_contact.tolist()
         d_start = draws.depicted_start.tolist()
         u_identify = draws.u_identify.tolist()
-        with_children = (draws.n_contact[:n] > 0) | (np.diff(draws.depicted_start)[:n] > 0)
+        o_start = draws.on_device_start.tolist()
+        o_index = draws.on_device_index.tolist()
+        u_find = draws.u_find.tolist()
+        u_later = draws.u_find_later.tolist()
+        with_children = ((draws.n_contact[:n] > 0) | (np.diff(draws.depicted_start)[:n] > 0)
+                         | (draws.n_on_devices[:n] > 0))
         for i in np.flatnonzero(with_children).tolist():  # in case order, as ids are given
             case = out[i]
-            own = [Child(len(children) + k, case, CONTACT) for k in range(n_contact[i])]
+            first = len(children)
+            own = [Child(first + k, case, CONTACT, 0.0, u_contact[c_start[i] + k])
+                   for k in range(n_contact[i])]
             first = len(children) + len(own)
             own += [Child(first + k - d_start[i], case, DEPICTED, u_identify[k])
                     for k in range(d_start[i], d_start[i + 1])]
+            first = len(children) + len(own)
+            own += [Child(first + k - o_start[i], case, ON_DEVICE, 0.0, u_find[k], u_later[k],
+                          o_index[k]) for k in range(o_start[i], o_start[i + 1])]
             children += own
             case.children = own
         self.cases.extend(out)
@@ -210,22 +400,28 @@ class Pipeline:
 
     def _make_devices(self, case: Case, n: int, now: float, route_by_kiosk: bool) -> list[Device]:
         assert case.device_draws is not None
-        device_type, data_tb, images_drawn, u_kiosk = case.device_draws
+        device_type, data_tb, images_drawn, u_kiosk, _ = case.device_draws
         start = case.device_start
         out = []
         devices = self.devices
         first_id = len(devices) - start
-        unknown_share = 1.0 - self.known_share
         kiosk_type = self.kiosk_type if route_by_kiosk else -1  # -1: no device type
         kiosk_share = self.kiosk_share
+        scale = self.scenario.cases.data_scale_at(now) if self.data_grows else 1.0
+        unknown_share = 1.0 - self.known_level
         for j in range(start, start + n):
             dtype = device_type[j]
             images = images_drawn[j]
-            out.append(Device(first_id + j, case, dtype, data_tb[j], images,
+            out.append(Device(first_id + j, case, dtype, data_tb[j] * scale, images,
                               round(images * unknown_share),
                               KIOSK if dtype == kiosk_type and u_kiosk[j] < kiosk_share
                               else LAB, now))
         devices += out
+        if case.children:
+            for child in case.children:
+                if child.route == ON_DEVICE and 0 <= child.device_index < n:
+                    holder = out[child.device_index]
+                    holder.hidden = [*holder.hidden, child]
         case.pending_exam = n
         case.pending_upload = n
         return out
@@ -235,35 +431,70 @@ class Pipeline:
         """Create referral ``i`` at ``days[i]`` and send it to intake at that time."""
         cases = self._make_cases(draws, days, NEW)
         self.referrals = cases
+        self._chain(days, cases, self.intake.arrive)
+
+    def _chain(self, days: np.ndarray, items: list[Any], arrive: Callable[[Any], None]) -> None:
+        """Call ``arrive(items[i])`` at ``days[i]``, one scheduled call at a time."""
         env = self.env
         times = days.tolist()
-        intake = self.intake
+        n = len(items)
 
-        n = len(cases)
-
-        def arrive(call: Call) -> None:
+        def step(call: Call) -> None:
             i = call.row
-            intake.arrive(call.item)
+            arrive(call.item)
             i += 1
-            if i < n:  # the next referral, as env.timeout(times[i] - now) would schedule it
+            if i < n:  # the next arrival, as env.timeout(times[i] - now) would schedule it
                 now = env._now
                 call.callbacks = callbacks  # env.step, unlike run_until, clears it
-                call.item = cases[i]
+                call.item = items[i]
                 call.row = i
                 call_at(now + (times[i] - now), call)
 
         call_at = env.call_at
-        callbacks: list[Callable[[Any], None]] = [arrive]
-        if cases:
-            env.schedule_call(times[0] - env._now, Call(callbacks, cases[0], -1, 0))
+        callbacks: list[Callable[[Any], None]] = [step]
+        if items:
+            env.schedule_call(times[0] - env._now, Call(callbacks, items[0], -1, 0))
+
+    def schedule_other_work(self, end_day: float) -> None:
+        """Start the ``other_work`` streams of the stages that have one."""
+        for k, stage in enumerate(OTHER_WORK_STAGES):
+            cfg: OtherWork | None = getattr(self.scenario.stages, stage).other_work
+            station: Station = getattr(self, stage)
+            if cfg is None or not station.enabled:
+                continue
+            self.jobs_done[stage] = 0
+            days = poisson_days(cfg.jobs_per_year, cfg.annual_growth_rate, end_day,
+                                self.streams.get("other_work.arrivals", k))
+            mix = np.asarray(cfg.priority_mix.values_in_order(), dtype=float)
+            priority = self.streams.get("other_work.priority", k).choice(
+                len(RISK_LEVELS), size=days.size, p=mix / mix.sum()).tolist()
+            hours = draw(cfg.service, self.streams.get("other_work.service", k), days.size).tolist()
+            jobs = list(map(Job, range(-1, -days.size - 1, -1), priority, days.tolist(), hours))
+            station.on_done = self._job_or(station.on_done, station.pass_tier, stage)
+            self._chain(days, jobs, station.arrive)
+
+    def _job_or(self, done: Callable[..., None], pass_tier: bool, stage: str
+                ) -> Callable[..., None]:
+        counts = self.jobs_done
+
+        def job_done(item: Any, tier: int = -1) -> None:
+            if item.__class__ is Job:
+                counts[stage] += 1
+            elif pass_tier:
+                done(item, tier)
+            else:
+                done(item)
+
+        return job_done
 
     def load_backlog(self) -> None:
         """Put today's backlog in the queues, with the time it has already waited.
 
         A backlog case's referral day is minus its age at its current stage (a lower
-        bound on its true age). Cases at device stages have had their warrant at that
-        day; their children who were identified then and whose safeguarding gate has
-        passed are referred at time zero.
+        bound on its true age). Cases at enforcement have been decided for action
+        (warrant or voluntary attendance, in the scenario's proportions). Cases at
+        device stages have had their warrant at that day; their children who were
+        identified then and whose safeguarding gate has passed are referred at time zero.
         """
         sc = self.scenario
         found_p = sc.triage.contact_children_found_at_research_probability
@@ -295,8 +526,8 @@ class Pipeline:
             for case in cases:
                 if stage == "enforcement":
                     self._grade(case)
-                    self._identify(case, case.children[: case.n_found_at_research],
-                                   case.referral_day)
+                    self._research(case, case.referral_day)
+                    case.action = self._action_if_acted(case)
                 station.arrive(case, case.referral_day)
 
     def _backlog_on_devices(self, stage: str, cases: list[Case], n_devices: int) -> None:
@@ -308,11 +539,14 @@ class Pipeline:
             left -= n
             day = case.referral_day
             self._grade(case)
+            case.action = WARRANT
             case.t_intake_done = day
             case.t_warrant = day
-            devices = self._make_devices(case, n, day, route_by_kiosk=False)
+            research = case.n_found_at_research
             contact = [c for c in case.children if c.route == CONTACT]
-            self._identify(case, contact, day)
+            self._identify(case, contact[:research], day, FOUND_INTAKE)
+            self._identify(case, contact[research:], day, FOUND_ENFORCEMENT)
+            devices = self._make_devices(case, n, day, route_by_kiosk=False)
             if examined:
                 case.pending_exam = 0
                 case.t_exam_done = day
@@ -339,12 +573,29 @@ class Pipeline:
         case.graded = graded
         case.priority = graded
 
-    def _identify(self, case: Case, children: Sequence[Child], day: float) -> None:
+    def _action(self, case: Case) -> int:
+        """The enforcement decision for ``case``'s graded risk."""
+        u = case.u_decision
+        w = self.warrant_p[case.graded]
+        if u < w:
+            return WARRANT
+        if u < w + self.voluntary_p[case.graded]:
+            return VOLUNTARY
+        return NO_ACTION
+
+    def _action_if_acted(self, case: Case) -> int:
+        """The action of a case already waiting for enforcement (one was decided)."""
+        w = self.warrant_p[case.graded]
+        v = self.voluntary_p[case.graded]
+        return WARRANT if w + v <= 0 or case.u_decision * (w + v) < w else VOLUNTARY
+
+    def _identify(self, case: Case, children: Sequence[Child], day: float, found_at: int) -> None:
         """Children become known to police; refer them now or hold them by policy."""
         for child in children:
             if child.identified_day == child.identified_day:  # already identified
                 continue
             child.identified_day = day
+            child.found_at = found_at
             if self._gate_open(case):
                 self._refer(child)
             else:
@@ -368,6 +619,12 @@ class Pipeline:
             for child in held:
                 self._refer(child)
 
+    def _research(self, case: Case, day: float) -> None:
+        """Research finds the first ``n_found_at_research`` children in contact."""
+        if case.n_found_at_research:
+            contact = [c for c in case.children if c.route == CONTACT]
+            self._identify(case, contact[: case.n_found_at_research], day, FOUND_INTAKE)
+
     def _intake_done(self, case: Case) -> None:
         now = self.env._now
         case.t_intake_done = now
@@ -378,15 +635,36 @@ class Pipeline:
         if self.adjust_found_at_research is not None:
             self.adjust_found_at_research(case)
         if case.n_found_at_research:
-            self._identify(case, case.children[: case.n_found_at_research], now)
+            self._research(case, now)
+        # The enforcement decision (as _action(case)), inlined: it runs for every referral.
+        u = case.u_decision
+        w = self.warrant_p[case.graded]
+        if u < w:
+            case.action = WARRANT
+        elif u < w + self.voluntary_p[case.graded]:
+            case.action = VOLUNTARY
+        else:
+            case.action = NO_ACTION
+            return
         self.enforcement.arrive(case)
 
     def _warrant(self, case: Case) -> None:
+        """The warrant, or the voluntary-attendance interview, has happened."""
         now = self.env._now
         case.t_warrant = now
-        devices = self._make_devices(case, case.n_devices, now, True)
+        n = case.n_devices
+        if case.action == VOLUNTARY:
+            assert case.device_draws is not None
+            u_seize = case.device_draws[4]
+            start = case.device_start
+            n = sum(1 for j in range(start, start + n) if u_seize[j] < self.voluntary_seize_share)
+        devices = self._make_devices(case, n, now, True)
         if case.children:
-            self._identify(case, [c for c in case.children if c.route == CONTACT], now)
+            contact = [c for c in case.children if c.route == CONTACT]
+            if case.action == VOLUNTARY:
+                p = self.voluntary_find_p
+                contact = [c for c in contact if c.u_find < p]
+            self._identify(case, contact, now, FOUND_ENFORCEMENT)
             self._release_held(case)
         if not devices:
             case.t_exam_done = now
@@ -409,11 +687,35 @@ class Pipeline:
             self._escalate(case)
         self.to_lab(device)
 
-    def _kiosk_done(self, device: Device) -> None:
-        self._escalate(device.case)
-        self._examined(device)
+    def _search(self, device: Device, find_probability: float, found_at: int,
+                later: bool) -> None:
+        """Look for the children ``device`` holds evidence of; found ones escalate the case."""
+        p = find_probability * self.device_retention(self.env._now - device.t_seized)
+        missed = [c for c in device.hidden if (c.u_find_later if later else c.u_find) >= p]
+        if len(missed) < len(device.hidden):
+            found = [c for c in device.hidden if c not in missed]
+            device.hidden = missed or NONE
+            case = device.case
+            if not case.escalated:
+                case.escalated = True
+                case.priority = 0
+            self._identify(case, found, self.env._now, found_at)
 
-    def _examined(self, device: Device) -> None:
+    def _find_probability(self, station: Station, tier: int) -> float:
+        pool = station.pool
+        return pool.tier_find[tier] if pool is not None and tier >= 0 else 1.0
+
+    def _kiosk_done(self, device: Device, tier: int) -> None:
+        self._escalate(device.case)
+        if device.hidden:
+            self._search(device, self._find_probability(self.kiosk, tier), FOUND_KIOSK, False)
+        self._examined_by(device, 1.0, FOUND_KIOSK)
+
+    def _examined(self, device: Device, tier: int) -> None:
+        if device.hidden:
+            self._search(device, self._find_probability(self.lab_examination, tier), FOUND_LAB,
+                         False)
+        # _examined_by(device, ...), inlined: it runs for every lab examination.
         now = self.env._now
         device.t_examined = now
         case = device.case
@@ -424,7 +726,28 @@ class Pipeline:
                 self._release_held(case)
         self.image_grading.arrive(device)
 
-    def _graded(self, device: Device) -> None:
+    def _examined_by(self, device: Device, find_probability: float, found_at: int) -> None:
+        now = self.env._now
+        device.t_examined = now
+        if device.hidden:
+            self._search(device, find_probability, found_at, later=False)
+        case = device.case
+        case.pending_exam -= 1
+        if case.pending_exam == 0:
+            case.t_exam_done = now
+            if case.held_children:
+                self._release_held(case)
+        self.image_grading.arrive(device)
+
+    def _graded(self, device: Device, tier: int) -> None:
+        if device.hidden:
+            self._search(device, self._find_probability(self.image_grading, tier), FOUND_GRADING,
+                         True)
+        if self._rework is not None and tier >= 0:
+            rework = self._rework[tier]
+            if rework > 0 and self._rework_u() < rework:
+                self.image_grading.arrive(device)  # found wrong at quality assurance
+                return
         device.t_graded = self.env._now
         self.database_upload.arrive(device)
 
@@ -440,10 +763,12 @@ class Pipeline:
         if case.first_generation and any(c.route == DEPICTED for c in case.children):
             self.victim_identification.arrive(case)
 
-    def _vid_done(self, case: Case) -> None:
+    def _vid_done(self, case: Case, tier: int) -> None:
         now = self.env._now
         case.t_vid_done = now
-        p = self.vid_p
+        pool = self.victim_identification.pool
+        skill = pool.tier_find[tier] if pool is not None and tier >= 0 else 1.0
+        p = self.vid_p * skill * self.depicted_retention(now - case.t_warrant)
         delay = self.vid_delay_days
         for child in case.children:
             if child.route != DEPICTED or child.u_identify >= p:
@@ -452,11 +777,11 @@ class Pipeline:
             if wait > 0:
                 self.env.timeout(wait, child).callbacks.append(self._identified_later)
             else:
-                self._identify(case, [child], now)
+                self._identify(case, [child], now, FOUND_VID)
 
-    def _identified_later(self, event: simpy.Event) -> None:
+    def _identified_later(self, event: Any) -> None:
         child: Child = event._value
-        self._identify(child.case, [child], self.env._now)
+        self._identify(child.case, [child], self.env._now, FOUND_VID)
 
     def _safeguarded(self, child: Child) -> None:
         child.safeguarded_day = self.env._now

@@ -47,10 +47,33 @@ def arrival_days(demand: Demand, end_day: float, rng: np.random.Generator) -> np
     """
     if demand.referrals_per_year_profile is not None:
         return profile_arrival_days(demand.referrals_per_year_profile, end_day, rng)
-    rate0 = demand.referrals_per_year / 365.25
+    return poisson_days(demand.referrals_per_year, demand.annual_growth_rate, end_day, rng)
+
+
+def poisson_days(per_year: float, annual_growth_rate: float, end_day: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Times on ``[0, end_day)`` of a Poisson process of ``per_year`` growing geometrically.
+
+    Parameters
+    ----------
+    per_year : float
+        Events per year at day 0.
+    annual_growth_rate : float
+        Growth of the rate per year (0.1 = 10 %).
+    end_day : float
+        End of the period, in days.
+    rng : numpy.random.Generator
+        The stream to draw from.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted event days.
+    """
+    rate0 = per_year / 365.25
     if rate0 <= 0 or end_day <= 0:
         return np.empty(0)
-    growth = math.log1p(demand.annual_growth_rate) / 365.25
+    growth = math.log1p(annual_growth_rate) / 365.25
 
     def cumulative(t: float) -> float:
         return rate0 * t if growth == 0 else rate0 * math.expm1(growth * t) / growth
@@ -135,6 +158,15 @@ class CaseDraws:
     data_tb: np.ndarray
     images: np.ndarray
     u_kiosk: np.ndarray
+    u_decision: np.ndarray
+    u_seize: np.ndarray
+    u_contact: np.ndarray
+    contact_start: np.ndarray
+    n_on_devices: np.ndarray
+    on_device_start: np.ndarray
+    on_device_index: np.ndarray
+    u_find: np.ndarray
+    u_find_later: np.ndarray
 
 
 def _per_risk_counts(spec: PerRisk, risk: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -197,6 +229,25 @@ def draw_cases(n: int, risk_mix: PerRisk, attrs: CaseAttributes, found_at_resear
         data_tb[mask] = tb_all[mask]
         images[mask] = np.round(img_all[mask])
     u_kiosk = streams.get("device.kiosk_route", sub).random(total)
+    # Added with the enforcement decision and children on devices: each from a stream
+    # of its own, so every draw above is what it was before they existed.
+    u_decision = streams.get("case.enforcement_decision", sub).random(n)
+    u_seize = streams.get("device.seized", sub).random(total)
+    contact_start = np.concatenate([[0], np.cumsum(n_contact)])
+    u_contact = streams.get("child.voluntary_attendance", sub).random(int(contact_start[-1]))
+    if attrs.children_on_devices is not None:
+        n_on = _per_risk_counts(attrs.children_on_devices, true_risk,
+                                streams.get("case.children_on_devices", sub))
+    else:
+        n_on = np.zeros(n, dtype=np.int64)
+    on_start = np.concatenate([[0], np.cumsum(n_on)])
+    n_children_on = int(on_start[-1])
+    owner_devices = np.repeat(n_devices, n_on)
+    on_index = np.floor(streams.get("child.device", sub).random(n_children_on)
+                        * owner_devices).astype(np.int64)
+    # (children, 2): child k's two uniforms do not depend on how many children follow.
+    find = streams.get("child.find", sub).random((n_children_on, 2)).T
     return CaseDraws(true_risk, u_grade, u_escalate, n_contact, n_found, first_generation,
                      n_depicted, u_identify, depicted_start, n_devices, device_start,
-                     device_type, data_tb, images, u_kiosk)
+                     device_type, data_tb, images, u_kiosk, u_decision, u_seize, u_contact,
+                     contact_start, n_on, on_start, on_index, find[0].copy(), find[1].copy())

@@ -18,7 +18,19 @@ import numpy as np
 
 from sim.config.schema import Scenario
 from sim.model.engine import Engine
-from sim.model.entities import Case, Child, Device
+from sim.model.entities import (
+    ACTIONS,
+    CHILD_KINDS,
+    DEPICTED,
+    FOUND_AT,
+    FOUND_INTAKE,
+    NOT_FOUND,
+    ON_DEVICE,
+    Case,
+    Child,
+    Device,
+)
+from sim.model.levers import build_levers
 from sim.model.pipeline import Pipeline
 from sim.model.population import CaseDraws, arrival_days, draw_cases
 from sim.model.staff_sampler import StaffSampler
@@ -83,7 +95,8 @@ def run_replication(scenario: Scenario, replication: int, seed: int) -> Records:
 def _run(scenario: Scenario, replication: int, seed: int) -> Records:
     streams = Streams(seed, replication)
     env = Engine()
-    pipeline = Pipeline(scenario, streams, env)
+    levers = build_levers(scenario)
+    pipeline = Pipeline(scenario, streams, env, levers.all())
     run = scenario.run
     end = run.end_day
     pipeline.load_backlog()
@@ -91,12 +104,14 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
     draws = draw_cases(days.size, scenario.demand.risk_mix, scenario.cases,
                        scenario.triage.contact_children_found_at_research_probability, streams, 0)
     pipeline.schedule_referrals(days, draws)
-    staff = StaffSampler(env, pipeline, run.timeseries_interval_days, end)
+    pipeline.schedule_other_work(end)
+    staff = StaffSampler(env, list(pipeline.pools.values()), levers.workforce,
+                         run.timeseries_interval_days, end)
     env.run_until(end)
 
     conservation: dict[str, dict[str, int]] = {}
     averages: dict[str, dict[str, float]] = {}
-    outsourcing = pipeline.outsourcing
+    outsourcing = levers.outsourcing
     for station in pipeline.stations:
         station.close(end)
         balance = station.balance()
@@ -136,8 +151,8 @@ def _run(scenario: Scenario, replication: int, seed: int) -> Records:
         "stage_timeseries": stage_timeseries(logs, grid),
         "staff_timeseries": staff.table(),
         "staff_tier_timeseries": staff.tier_table(),
-        "workforce": pipeline.workforce.summary_table(pipeline.pools, (run.warmup_days, end)),
-        "training_cohorts": pipeline.workforce.cohort_table(),
+        "workforce": levers.workforce.summary_table(pipeline.pools, (run.warmup_days, end)),
+        "training_cohorts": levers.workforce.cohort_table(),
     }
     devices = tables["devices"]
     if outsourcing is not None:
@@ -204,6 +219,7 @@ def _cases_table(cases: list[Case], blocks: list[tuple[CaseDraws, np.ndarray, in
         "n_children": static(lambda d, days: (d.n_contact + d.n_depicted)[:days.size],
                              np.int64),
         "intake_done_day": _col(cases, "t_intake_done"),
+        "action": np.asarray(ACTIONS, dtype=object)[_col(cases, "action", int)],
         "warrant_day": _col(cases, "t_warrant"),
         "examined_day": _col(cases, "t_exam_done"),
         "uploaded_day": _col(cases, "t_uploaded"),
@@ -248,7 +264,8 @@ def _devices_table(devices: list[Device], type_names: list[str], case_of_device:
         "case_id": case_of_device,
         "device_type": types[device_type] if devices else np.empty(0),
         "route": np.asarray(ROUTES_DEVICE, dtype=object)[_col(devices, "route", int)],
-        "data_tb": data_tb,
+        # The drawn volume times the growth factor at seizure: read off the devices.
+        "data_tb": _col(devices, "data_tb") if devices else data_tb,
         "images": images,
         "unknown_images": _col(devices, "unknown_images"),
         "seized_day": _col(devices, "t_seized"),
@@ -258,10 +275,31 @@ def _devices_table(devices: list[Device], type_names: list[str], case_of_device:
     }
 
 
+def child_route(child: Child) -> int:
+    """Index in :data:`ROUTES_CHILD` of the population ``child`` belongs to.
+
+    A child in contact is on the ``research`` route if research found it, or, for a
+    case not yet researched when the run ended, if research would have (the drawn
+    outcome); every other child in contact is the warrant's to find.
+    """
+    if child.route == DEPICTED:
+        return 3
+    if child.route == ON_DEVICE:
+        return 2
+    if child.found_at == FOUND_INTAKE:
+        return 0
+    case = child.case
+    if case.t_intake_done == case.t_intake_done or child.found_at != NOT_FOUND:
+        return 1  # researched, and not found there
+    own: list[Child] = list(case.children)  # contact children first, in id order
+    return 0 if child.id - own[0].id < case.n_found_at_research else 1
+
+
 def _children_table(children: list[Child], end: float) -> Table:
     referral = _col(children, "case.referral_day")
     identified = _col(children, "identified_day")
     safeguarded = _col(children, "safeguarded_day")
+    routes = np.fromiter(map(child_route, children), dtype=np.int64, count=len(children))
     return {
         "child_id": _col(children, "id", int),
         "case_id": _col(children, "case.id", np.int64),
@@ -269,7 +307,9 @@ def _children_table(children: list[Child], end: float) -> Table:
             _col(children, "case.cohort", np.int64)],
         "true_risk": np.asarray(RISK_NAMES, dtype=object)[
             _col(children, "case.true_risk", np.int64)],
-        "route": np.asarray(ROUTES_CHILD, dtype=object)[_col(children, "route", int)],
+        "route": np.asarray(ROUTES_CHILD, dtype=object)[routes],
+        "kind": np.asarray(CHILD_KINDS, dtype=object)[_col(children, "route", int)],
+        "found_at": np.asarray(FOUND_AT, dtype=object)[_col(children, "found_at", int)],
         "referral_day": referral,
         "identified_day": identified,
         "safeguarding_referral_day": _col(children, "referred_day"),

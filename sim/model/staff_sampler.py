@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from sim.model.engine import Call, Engine
-from sim.model.workforce import STATUS_KEYS
+from sim.model.levers.workforce import STATUS_KEYS, Workforce
+from sim.model.station import Pool
 from sim.monitor.records import Table
-
-if TYPE_CHECKING:  # pragma: no cover
-    from sim.model.pipeline import Pipeline
 
 NAN = math.nan
 #: Workforce columns of the ``staff_timeseries`` table, after the original ones.
@@ -35,25 +33,27 @@ class StaffSampler:
 
     Besides head-count on duty and mean busy staff since the last sample, each row
     has the workforce state of the pool (see
-    :meth:`sim.model.workforce.Workforce.status`); a second table has the head-count on
+    :meth:`sim.model.levers.workforce.Workforce.status`); a second table has the head-count on
     duty per tier. Rows are in sample order, then pool order (then tier order).
 
     Parameters
     ----------
     env : Engine
         The clock (at time zero: the first sample is taken now).
-    pipeline : Pipeline
-        The replication's pipeline (its pools and workforce).
+    pools : list of Pool
+        The replication's pools.
+    workforce : Workforce
+        Its workforce lever (the state of pools with a workforce block).
     interval_days : float
         Days between samples.
     end_day : float
         No sample after this day.
     """
 
-    def __init__(self, env: Engine, pipeline: Pipeline, interval_days: float,
-                 end_day: float):
+    def __init__(self, env: Engine, pools: list[Pool], workforce: Workforce,
+                 interval_days: float, end_day: float):
         self.env = env
-        self.pools = list(pipeline.pools.values())
+        self.pools = pools
         self.interval = interval_days
         self.end = end_day
         self.days: list[float] = []
@@ -65,7 +65,6 @@ class StaffSampler:
         self.busy_now: dict[tuple[int, int], float] = {}
         # Workforce.status() values per sample, for pools with a workforce block; for
         # the others they follow from the head-counts (workforce.untracked_status).
-        workforce = pipeline.workforce
         self._status = workforce.status
         self.states: list[list[tuple[Any, ...]] | None] = [
             None if workforce.states.get(pool.name) is None else [] for pool in self.pools]

@@ -27,8 +27,9 @@ from typing import Any
 
 from sim.config.schema import Scenario, StaffPool
 from sim.config.workforce import TrainingProgramme
+from sim.model.calendar import ShiftCalendar
 from sim.model.engine import Engine
-from sim.model.station import Pool, Station
+from sim.model.station import EXPEDITE_LIMIT, Pool, Station
 
 #: Tier kinds.
 BASE, TRAINED, ON_COURSE, RAMP = "base", "trained", "on_course", "ramp"
@@ -46,6 +47,8 @@ class TierSpec:
     base: str
     programme: str = ""
     barred: frozenset[str] = frozenset()
+    find: float = 1.0
+    rework: float = 0.0
 
 
 def programmes_of(scenario: Scenario, pool: str) -> list[tuple[str, TrainingProgramme]]:
@@ -71,19 +74,28 @@ def pool_layout(scenario: Scenario, name: str) -> list[TierSpec] | None:
         return None
     barred_by_tier = wf.barred_stages_by_tier if wf is not None else {}
     out = [TierSpec(t.name, t.speed_multiplier, n, BASE, t.name,
-                    barred=frozenset(barred_by_tier.get(t.name, ())))
+                    barred=frozenset(barred_by_tier.get(t.name, ())),
+                    find=t.find_probability, rework=t.rework_probability)
            for t, n in zip(cfg.tiers, cfg.tier_counts(), strict=True)]
     base = {t.name: t for t in out}
     for prog_name, prog in programmes:
         eligible = prog.from_tiers or [t.name for t in cfg.tiers]
+        fx = prog.effects
         for b in eligible:
             tier = base[b]
-            out.append(TierSpec(f"{b}+{prog_name}", tier.speed * prog.effects.speed_multiplier,
-                                0, TRAINED, b, prog_name, tier.barred))
+            # Graduates work as their tier (or the tier the course trains them to) does,
+            # with the course's speed multiplier and quality of work.
+            after = base[fx.to_tier] if fx.to_tier is not None else tier
+            out.append(TierSpec(
+                f"{b}+{prog_name}", after.speed * fx.speed_multiplier, 0, TRAINED, b, prog_name,
+                after.barred,
+                find=after.find if fx.find_probability is None else fx.find_probability,
+                rework=after.rework if fx.rework_probability is None else fx.rework_probability))
             if prog.share_of_time_off_duty < 1.0:
                 out.append(TierSpec(f"{b}~{prog_name}",
                                     tier.speed * (1.0 - prog.share_of_time_off_duty),
-                                    0, ON_COURSE, b, prog_name, tier.barred))
+                                    0, ON_COURSE, b, prog_name, tier.barred, tier.find,
+                                    tier.rework))
     if wf is not None and wf.ramp_up is not None:
         ramp = wf.ramp_up
         targets = {new_starter_tier(cfg)} | {
@@ -94,7 +106,8 @@ def pool_layout(scenario: Scenario, name: str) -> list[TierSpec] | None:
                 share = ramp.start_speed_multiplier + (1.0 - ramp.start_speed_multiplier) * (
                     k / ramp.months)
                 out.append(TierSpec(f"{target}@ramp{k + 1}", base[target].speed * share, 0,
-                                    RAMP, target, barred=frozenset(ramp.barred_stages)))
+                                    RAMP, target, barred=frozenset(ramp.barred_stages),
+                                    find=base[target].find, rework=base[target].rework))
     names = [t.name for t in out]
     if len(set(names)) != len(names):
         raise ValueError(f"pool '{name}': tier names clash once training and ramp-up tiers "
@@ -102,15 +115,21 @@ def pool_layout(scenario: Scenario, name: str) -> list[TierSpec] | None:
     return out
 
 
-def make_pool(env: Engine, name: str, scenario: Scenario) -> Pool:
-    """The pool ``name``: a plain :class:`Pool`, or a :class:`WorkforcePool` if needed."""
+def make_pool(env: Engine, name: str, scenario: Scenario,
+              calendar: ShiftCalendar | None = None) -> Pool:
+    """The pool ``name``: a plain :class:`Pool`, or a :class:`WorkforcePool` if needed.
+
+    ``calendar`` is the pool's shift calendar (None: it works continuously).
+    """
     cfg = scenario.staff[name]
     hours = cfg.work_hours_per_calendar_day()
     layout = pool_layout(scenario, name)
     if layout is None:
         return Pool(env, name, [t.name for t in cfg.tiers], [t.speed_multiplier for t in cfg.tiers],
-                    cfg.tier_counts(), hours)
-    return WorkforcePool(env, name, layout, hours)
+                    cfg.tier_counts(), hours, calendar, cfg.availability,
+                    [t.find_probability for t in cfg.tiers],
+                    [t.rework_probability for t in cfg.tiers])
+    return WorkforcePool(env, name, layout, hours, calendar, cfg.availability)
 
 
 # --------------------------------------------------------------------------- pool
@@ -141,12 +160,18 @@ class WorkforcePool(Pool):
         All tiers, scenario tiers first.
     work_hours_per_day : float
         Productive hours per calendar day of one person at speed 1.
+    calendar : ShiftCalendar, optional
+        The pool's shifts (None: continuous).
+    availability : float
+        Share of on-shift time spent on the pool's work.
     """
 
     def __init__(self, env: Engine, name: str, layout: list[TierSpec],
-                 work_hours_per_day: float):
+                 work_hours_per_day: float, calendar: ShiftCalendar | None = None,
+                 availability: float = 1.0):
         super().__init__(env, name, [t.name for t in layout], [t.speed for t in layout],
-                         [t.count for t in layout], work_hours_per_day)
+                         [t.count for t in layout], work_hours_per_day, calendar, availability,
+                         [t.find for t in layout], [t.rework for t in layout])
         # release() differs from Pool.release only for a tier with members leaving it.
         self.plain_release = True
         by_name = {t.name: t for t in layout}
@@ -213,9 +238,13 @@ class WorkforcePool(Pool):
         return True
 
     def dispatch_barred(self) -> None:
-        """Start jobs: the most urgent head of queue some free, allowed member can take."""
+        """Start jobs: the most urgent head of queue some free, allowed member can take.
+
+        Off shift, only expedited heads are taken (as :meth:`Pool.dispatch`).
+        """
         free = self.free
         allowed = self._allowed
+        on_call_only = not self.on_shift
         while True:
             best = None
             best_station: Station | None = None
@@ -223,6 +252,8 @@ class WorkforcePool(Pool):
             for station in self._served:
                 queue = station.queue
                 if not queue or (best is not None and not queue[0] < best):
+                    continue
+                if on_call_only and queue[0][0] >= EXPEDITE_LIMIT:
                     continue
                 for tier in allowed[station]:
                     if free[tier]:

@@ -5,6 +5,13 @@ one or more stations; when a member is free, the pool takes the most urgent wait
 job across its stations (lowest key, then arrival order). A station without a pool is
 an infinite-server delay (no waiting), and a disabled station passes work straight on.
 
+Working time: a pool without a calendar works continuously (work hours become calendar
+time at a fixed rate); a pool with a :class:`~sim.model.calendar.ShiftCalendar` starts
+jobs only on shift, and a job in hand runs on shift and pauses off shift (its end is
+computed once, by the calendar, when it starts). *Expedited* items (a station's
+``expedite`` levels) sort ahead of every other item, may be started off shift by a free
+member (on call) and run continuously at full speed.
+
 Service completions are events on SimPy's queue with a callback, not a process per
 job: the cost of one service is one scheduled event. Jobs are never interrupted
 (service is non-preemptive); staff leaving a pool finish the job in hand first.
@@ -21,21 +28,34 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from simpy.events import NORMAL
 
 from sim.model.engine import Call, Engine
 from sim.monitor.records import END_OFFSET, LOG_END, LOG_ROW, StationLog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.model.calendar import ShiftCalendar
 
 #: ``key(item, now) -> (k1, k2)``: lower keys are served first.
 KeyFn = Callable[[Any, float], tuple[float, float]]
 #: ``work(item) -> hours`` of staff effort (calendar hours for a delay stage).
 WorkFn = Callable[[Any], float]
-DoneFn = Callable[[Any], None]
+#: ``on_done(item)``, or ``on_done(item, tier)`` for a station made with ``pass_tier``.
+DoneFn = Callable[..., None]
+
+#: Subtracted from an expedited item's first key: it sorts ahead of every other item.
+EXPEDITE_OFFSET = 1e15
+#: First keys below this are expedited items (keys are priorities, days or precedence
+#: offsets, all far above).
+EXPEDITE_LIMIT = -1e14
 
 _heappush = heapq.heappush
 _heappop = heapq.heappop
 _pack_row = LOG_ROW.pack
 _pack_end = LOG_END.pack_into
+NAN = math.nan
 
 
 class Pool:
@@ -54,21 +74,39 @@ class Pool:
     tier_counts : list of int
         Staff on duty per tier at time zero.
     work_hours_per_day : float
-        Productive hours per calendar day of one person at speed 1.
+        Productive hours per calendar day of one person at speed 1 (continuous pools).
+    calendar : ShiftCalendar, optional
+        The pool's shifts; None works continuously.
+    availability : float
+        Share of on-shift time spent on this pool's work (shift pools): a job needs
+        ``work hours / (availability * speed)`` hours of shift.
+    tier_find : list of float, optional
+        Chance per tier of finding evidence of a child that is there (default 1).
+    tier_rework : list of float, optional
+        Chance per tier that a grading job must be done again (default 0).
     """
 
     def __init__(self, env: Engine, name: str, tier_names: list[str],
-                 tier_speeds: list[float], tier_counts: list[int], work_hours_per_day: float):
+                 tier_speeds: list[float], tier_counts: list[int], work_hours_per_day: float,
+                 calendar: ShiftCalendar | None = None, availability: float = 1.0,
+                 tier_find: list[float] | None = None, tier_rework: list[float] | None = None):
         self.env = env
         self.name = name
         # Tiers are tried fastest first when a job starts.
         order = sorted(range(len(tier_names)), key=lambda i: (-tier_speeds[i], i))
         self.tier_names = [tier_names[i] for i in order]
         self.tier_speeds = [tier_speeds[i] for i in order]
+        self.tier_find = [tier_find[i] if tier_find else 1.0 for i in order]
+        self.tier_rework = [tier_rework[i] if tier_rework else 0.0 for i in order]
         self.on_duty = [tier_counts[i] for i in order]
         self.free = list(self.on_duty)
         self.leaving = [0] * len(order)   # busy staff who leave when their job ends
         self.days_per_work_hour = 1.0 / work_hours_per_day
+        self.calendar = calendar
+        #: Hours of shift per work hour at speed 1 (shift pools).
+        self.shift_hours_per_work_hour = 1.0 / availability
+        #: False between shifts: a free member then takes expedited items only.
+        self.on_shift = True
         self.stations: list[Station] = []
         self.busy = 0
         self.busy_area = 0.0
@@ -123,7 +161,7 @@ class Pool:
             self.free[tier] += 1
 
     def dispatch(self) -> None:
-        """Start jobs while a member is free and a job waits.
+        """Start jobs while a member is free and a job waits (off shift: expedited only).
 
         The station's queue-length integrals are brought up to now *before* the job
         leaves its queue (a pool can start work at a station whose clock is behind,
@@ -131,7 +169,8 @@ class Pool:
         """
         free = self.free
         stations = self.stations
-        if len(stations) == 1:
+        on_call_only = not self.on_shift
+        if len(stations) == 1 and not on_call_only:
             station = stations[0]
             queue = station.queue
             while queue:
@@ -163,6 +202,8 @@ class Pool:
             for candidate in stations:  # the most urgent head of queue
                 queue = candidate.queue
                 if queue and (best is None or queue[0] < best):
+                    if on_call_only and queue[0][0] >= EXPEDITE_LIMIT:
+                        continue
                     best = queue[0]
                     station = candidate
             if best is None:
@@ -192,20 +233,28 @@ class Station:
     work : WorkFn
         Hours of effort an item needs.
     on_done : DoneFn
-        Called with the item when its service ends.
+        Called with the item when its service ends (and with the serving member's
+        tier, -1 for none, when ``pass_tier``).
     enabled : bool
         False passes items straight to ``on_done`` (no time, no record).
+    expedite : list of bool, optional
+        Per priority level: items of that level are expedited here.
+    pass_tier : bool
+        Call ``on_done(item, tier)`` instead of ``on_done(item)``.
     """
 
     def __init__(self, env: Engine, name: str, pool: Pool | None, key: KeyFn,
-                 work: WorkFn, on_done: DoneFn, enabled: bool = True):
+                 work: WorkFn, on_done: DoneFn, enabled: bool = True,
+                 expedite: list[bool] | None = None, pass_tier: bool = False):
         self.env = env
         self.name = name
         self.pool = pool
-        self.key = key
         self.work = work
         self.on_done = on_done
+        self.pass_tier = pass_tier
         self.enabled = enabled
+        self.expedite = expedite if expedite is not None and any(expedite) else None
+        self.key = key if self.expedite is None else self._expedite_key(key, self.expedite)
         #: Heap of (key 1, key 2, sequence, arrived at, item, priority when it queued).
         self.queue: list[tuple[float, float, int, float, Any, int]] = []
         self.log = StationLog()
@@ -218,15 +267,28 @@ class Station:
         self._seq = 0
         self._days_per_hour = pool.days_per_work_hour if pool is not None else 1.0 / 24.0
         self._tier_speeds: list[float] = pool.tier_speeds if pool is not None else []
+        self._calendar = pool.calendar if pool is not None else None
+        self._shift_factor = pool.shift_hours_per_work_hour if pool is not None else 1.0
         # One callbacks list shared by every completion event of this station: SimPy
         # only reads it (and then sets the event's own attribute to None).
         self._callbacks: list[Callable[[Any], None]] = [self._finish]
         self._log = self.log.data  # packed rows of LOG_DTYPE, added by start()
-        self._call_at = env.call_at
+        self._push = env.push_entry
+        self._next_id = env.next_event_id
         if pool is not None:
             pool.stations.append(self)
         if not enabled:
             self.arrive = self._passer()  # type: ignore[method-assign]
+
+    @staticmethod
+    def _expedite_key(key: KeyFn, levels: list[bool]) -> KeyFn:
+        def expedited(item: Any, since: float) -> tuple[float, float]:
+            k1, k2 = key(item, since)
+            if levels[item.case.priority]:
+                return k1 - EXPEDITE_OFFSET, k2
+            return k1, k2
+
+        return expedited
 
     def _account(self, now: float) -> None:
         dt = now - self._last
@@ -252,7 +314,8 @@ class Station:
         if pool is None:
             self.start(item, since, -1)
             return
-        if not queue and (len(pool.stations) == 1 or _none_waiting(pool.stations)):
+        if (not queue and (pool.on_shift or self._expedited(item))
+                and (len(pool.stations) == 1 or _none_waiting(pool.stations))):
             # Nothing waits at any station of the pool: a free member (fastest tier
             # first) takes the item at once, as dispatch() would after queueing it.
             # The sequence number still counts: dispatch() compares queue heads of a
@@ -272,6 +335,10 @@ class Station:
         _heappush(queue, (k1, k2, self._seq, since, item, item.case.priority))
         pool.dispatch()
 
+    def _expedited(self, item: Any) -> bool:
+        levels = self.expedite
+        return levels is not None and levels[item.case.priority]
+
     def _passer(self) -> Callable[..., None]:
         """:meth:`arrive` of a disabled station: counted, and passed straight on.
 
@@ -279,10 +346,14 @@ class Station:
         (:meth:`balance` says so).
         """
         on_done = self.on_done
+        pass_tier = self.pass_tier
 
         def arrive(item: Any, arrived_at: float | None = None) -> None:
             self.arrived += 1
-            on_done(item)
+            if pass_tier:
+                on_done(item, -1)
+            else:
+                on_done(item)
 
         return arrive
 
@@ -304,10 +375,15 @@ class Station:
             self._last = now
         self.in_service += 1
         hours = self.work(item)
-        if tier >= 0:
-            duration = hours * self._days_per_hour / self._tier_speeds[tier]
-        else:
+        if tier < 0:
             duration = hours * self._days_per_hour
+        elif self._calendar is None:
+            duration = hours * self._days_per_hour / self._tier_speeds[tier]
+        elif self.expedite is not None and self.expedite[item.case.priority]:
+            duration = hours / 24.0 / self._tier_speeds[tier]  # on call: round the clock
+        else:
+            duration = self._calendar.finish(
+                now, hours * self._shift_factor / self._tier_speeds[tier]) - now
         if duration < 0:
             raise ValueError(f"negative service time {duration} at stage {self.name}")
         # StationLog.started(), inlined: one packed row of LOG_DTYPE.
@@ -324,7 +400,7 @@ class Station:
             call.item = item
             call.tier = tier
             call.row = end_at
-        self._call_at(now + duration, call)
+        self._push((now + duration, NORMAL, self._next_id(), call))
 
     def _finish(self, event: Call) -> None:
         item = event.item
@@ -339,21 +415,28 @@ class Station:
         self.completed += 1
         _pack_end(self._log, event.row, now)  # StationLog.ended(), inlined
         pool = self.pool
-        if pool is None:
-            self.on_done(item)
-            return
         tier = event.tier
+        if pool is None:
+            if self.pass_tier:
+                self.on_done(item, tier)
+            else:
+                self.on_done(item)
+            return
         if pool.plain_release and not pool.leaving[tier]:
             if len(pool.stations) == 1:
                 # The pool serves this station only, so nothing on_done does can reach
                 # it. If a job waits, no member is free (arrive() and dispatch() never
-                # leave one free while a job waits), so release(tier) and dispatch()
-                # would give the head of the queue to this very member: hand it over.
-                self.on_done(item)
+                # leave one free while a job waits, on shift), so release(tier) and
+                # dispatch() would give the head of the queue to this very member:
+                # hand it over. Off shift only an expedited head is taken.
+                if self.pass_tier:
+                    self.on_done(item, tier)
+                else:
+                    self.on_done(item)
                 pool.busy_area += pool.busy * (now - pool._last)
                 pool._last = now
                 queue = self.queue
-                if queue:
+                if queue and (pool.on_shift or queue[0][0] < EXPEDITE_LIMIT):
                     entry = _heappop(queue)
                     self.start(entry[4], entry[3], tier, entry[5], event)
                 else:
@@ -367,7 +450,10 @@ class Station:
             pool.free[tier] += 1
         else:
             pool.release(tier)
-        self.on_done(item)
+        if self.pass_tier:
+            self.on_done(item, tier)
+        else:
+            self.on_done(item)
         if self.queue or len(pool.stations) > 1:  # else dispatch() would find nothing
             pool.dispatch()
 
@@ -390,6 +476,3 @@ def _none_waiting(stations: list[Station]) -> bool:
         if station.queue:
             return False
     return True
-
-
-NAN = math.nan

@@ -13,10 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from sim.config.common import RISK_LEVELS
 from sim.monitor.records import StationLog, Table
 
-RISK_NAMES = ("very_high", "high", "medium", "low")
-ROUTES_CHILD = ("contact", "depicted")
+#: Risk level names, in priority order (the one source is sim.config.common).
+RISK_NAMES = RISK_LEVELS
+
+#: How each child can be found (its population for the per-route metrics): in contact
+#: and found by research; in contact and not found by research (the warrant's to find);
+#: known only from device content; depicted in first-generation material.
+ROUTES_CHILD = ("research", "warrant", "examination", "depicted")
 ROUTES_DEVICE = ("lab", "kiosk")
 COHORTS = ("new", "backlog")
 #: Age thresholds (days) of the backlog age buckets in the stage time series.
@@ -47,12 +53,17 @@ def stage_visits(logs: dict[str, StationLog], entity_kind: dict[str, str],
         ids = out["entity_id"][sl]
         ids[:] = log.entity
         case_id = out["case_id"][sl]
+        jobs = ids < 0  # other work at a shared stage: ids -1, -2, ...
         if kind == "device":
-            case_id[:] = case_of_device[ids]
+            case_id[:] = case_of_device[np.where(jobs, 0, ids)]
         elif kind == "child":
             case_id[:] = -1
         else:
             case_id[:] = ids
+        if jobs.any():
+            out["entity"][sl][jobs] = "job"
+            case_id[jobs] = -1
+            ids[jobs] = -ids[jobs] - 1
         out["priority"][sl] = log.priority
         out["queued_priority"][sl] = log.queued_priority
         arrive, start = out["arrive_day"][sl], out["start_day"][sl]

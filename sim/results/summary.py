@@ -58,11 +58,25 @@ def metrics_columns(result: ExperimentResult) -> Columns:
 
 
 def identify_curve_columns(result: ExperimentResult) -> Columns:
-    """Share identified by day since referral: mean and 95% band across replications."""
-    curves = np.vstack([r.identified_curve for r in result.replications])
-    mean, low, high = band(curves)
-    return {"days_since_referral": IDENTIFY_GRID_DAYS, "identified_share_mean": mean,
-            "ci95_low": low, "ci95_high": high}
+    """Share identified by day since referral, per route and ``all``: mean and 95% band.
+
+    Long format: one row per (route, day). A route with no child in a replication is
+    left out of that replication's point (NaN), so each point has its own count.
+    """
+    reps = result.replications
+    routes = list(reps[0].identified_curves) if reps and reps[0].identified_curves else ["all"]
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "route", "days_since_referral", "identified_share_mean", "ci95_low", "ci95_high")}
+    for route in routes:
+        curves = np.vstack([r.identified_curves.get(route, r.identified_curve)
+                            if route != "all" else r.identified_curve for r in reps])
+        mean, low, high = band(curves)
+        parts["route"].append(np.full(IDENTIFY_GRID_DAYS.size, route, dtype=object))
+        parts["days_since_referral"].append(IDENTIFY_GRID_DAYS)
+        parts["identified_share_mean"].append(mean)
+        parts["ci95_low"].append(low)
+        parts["ci95_high"].append(high)
+    return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def waiting_columns(result: ExperimentResult) -> Columns:

@@ -149,29 +149,31 @@ def untracked_status(pool: Pool) -> tuple[float, ...]:
 
 
 class Workforce:
-    """The workforce events of one replication.
+    """The workforce events of one replication (a lever that is always installed).
 
-    Parameters
-    ----------
-    pipeline : Pipeline
-        The replication's pipeline, fully built (its pools made by
-        :func:`~sim.model.staffing.make_pool`).
+    Inert, and scheduling nothing, for pools without a workforce block or training.
     """
 
-    def __init__(self, pipeline: Pipeline):
+    def __init__(self) -> None:
+        self.states: dict[str, _PoolState] = {}
+        self.cohorts: list[_Cohort] = []
+
+    def install(self, pipeline: Pipeline) -> None:
+        """Take over ``pipeline``'s workforce pools and schedule their events.
+
+        The pools were made by :func:`~sim.model.staffing.make_pool`.
+        """
         self.pipeline = pipeline
         self.env = pipeline.env
         sc = pipeline.scenario
         self.scenario = sc
         self.start_date = sc.run.start_date
         self.end_day = sc.run.end_day
-        self.states: dict[str, _PoolState] = {}
         for name in sorted(sc.staff):
             pool = pipeline.pools[name]
             if isinstance(pool, WorkforcePool):
                 pool.bar_tiers()
                 self.states[name] = _PoolState(name, pool, sc.staff[name], pipeline.streams)
-        self.cohorts: list[_Cohort] = []
         # Triage quality: effects of programmes of the intake pool.
         self.intake_pool = sc.stages.intake.pool
         tri = sc.triage
@@ -187,7 +189,7 @@ class Workforce:
         if any(p.effects.contact_children_found_at_research_probability is not None
                for _, p in self.quality_programmes):
             self._rng_research = pipeline.streams.get("case.research")
-            pipeline.adjust_found_at_research = self._adjust_research
+            pipeline.set_research_adjuster(self._adjust_research)
         for state in self.states.values():
             self._schedule_plan(state)
             self._reschedule_attrition(state)
@@ -372,7 +374,7 @@ class Workforce:
                 if fx.contact_children_found_at_research_probability is not None:
                     found += share * (fx.contact_children_found_at_research_probability
                                       - self.found0)
-        self.pipeline.p_misgrade = 1.0 - accuracy
+        self.pipeline.set_misgrade_probability(1.0 - accuracy)
         self.found_now = found
 
     def _adjust_research(self, case: Case) -> None:

@@ -18,8 +18,9 @@ import numpy as np
 import simpy
 
 from sim.config.schema import RISK_LEVELS, Scenario
+from sim.config.workforce import Outsourcing
 from sim.distributions import sampler
-from sim.model.workforce import start_day
+from sim.model.levers.workforce import start_day
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.model.entities import Device
@@ -44,16 +45,23 @@ class OutsourcingRoute:
 
     Parameters
     ----------
-    pipeline : Pipeline
-        The replication's pipeline; its lab entry is redirected here.
+    cfg : Outsourcing
+        The scenario's outsourcing block.
     """
 
-    def __init__(self, pipeline: Pipeline):
+    def __init__(self, cfg: Outsourcing):
+        self.cfg = cfg
+        self.in_progress = 0
+        self.sent = 0
+        self.returned = 0
+        self.sent_day: dict[int, float] = {}
+
+    def install(self, pipeline: Pipeline) -> None:
+        """Stand in front of ``pipeline``'s lab."""
         sc = pipeline.scenario
-        cfg = sc.outsourcing
-        assert cfg is not None
+        cfg = self.cfg
         self.pipeline = pipeline
-        self.env: simpy.Environment = pipeline.env
+        self.env = pipeline.env
         self.lab = pipeline.lab_examination
         self.start = start_day(sc, cfg.start_day, cfg.start_date)
         self.end = start_day(sc, cfg.end_day, cfg.end_date, default=float("inf"))
@@ -72,11 +80,8 @@ class OutsourcingRoute:
         self.pool = pool
         self.days_per_device = mean_lab_hours(sc) * pool.days_per_work_hour
         self.cost_per_device_gbp = cfg.cost_per_device_gbp
-        self.in_progress = 0
-        self.sent = 0
-        self.returned = 0
-        self.sent_day: dict[int, float] = {}
-        pipeline.to_lab = self.arrive
+        self.find_probability = cfg.find_probability
+        pipeline.set_lab_entry(self.arrive)
 
     def _over(self) -> bool:
         n = len(self.lab.queue)
@@ -107,7 +112,7 @@ class OutsourcingRoute:
     def _back(self, event: simpy.Event) -> None:
         self.in_progress -= 1
         self.returned += 1
-        self.pipeline._examined(event._value)
+        self.pipeline.examined_elsewhere(event._value, self.find_probability)
 
     def balance(self) -> dict[str, int]:
         """The provider's counts: sent (arrived), returned (completed), in progress."""
