@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.config.distspec import Count, Duration, Quantity
+from sim.config.limits import MAX_HORIZON_DAYS, MAX_PROFILE_YEARS, MAX_REPLICATIONS, scale_problems
+from sim.config.references import unused_pool_problems
 from sim.config.workforce import (
     Automation,
     Outsourcing,
@@ -48,6 +50,8 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
+HorizonDays = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_DAYS)]
+HorizonYears = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_DAYS / 365.25)]
 
 
 class Strict(BaseModel):
@@ -59,7 +63,7 @@ class Strict(BaseModel):
     tree in one pass, faster than class by class.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 def _check_shares(shares: dict[str, float], what: str) -> None:
@@ -115,10 +119,10 @@ class RunSettings(Strict):
     """Horizon, warm-up and defaults of the experiment."""
 
     start_date: dt.date = dt.date(2026, 1, 1)
-    horizon_days: PositiveFloat | None = None
-    horizon_years: PositiveFloat | None = None
-    warmup_days: NonNegFloat = 0.0
-    replications: Annotated[int, Field(ge=1, le=100_000)] = 10
+    horizon_days: HorizonDays | None = None
+    horizon_years: HorizonYears | None = None
+    warmup_days: Annotated[float, Field(ge=0.0, le=MAX_HORIZON_DAYS)] = 0.0
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 10
     seed: Annotated[int, Field(ge=0)] = 12345
     timeseries_interval_days: Annotated[float, Field(gt=0.0, le=365.0)] = 7.0
 
@@ -152,7 +156,8 @@ class Demand(Strict):
 
     referrals_per_year: NonNegFloat
     annual_growth_rate: Annotated[float, Field(gt=-1.0, le=10.0)] = 0.0
-    referrals_per_year_profile: list[NonNegFloat] | None = None
+    referrals_per_year_profile: Annotated[list[NonNegFloat],
+                                          Field(max_length=MAX_PROFILE_YEARS)] | None = None
     risk_mix: RiskShares
 
     @model_validator(mode="before")
@@ -453,6 +458,8 @@ class Scenario(Strict):
             problems.append("run.warmup_days with an initial_backlog: a warm-up replaces the "
                             "snapshot; use one or the other")
         problems.extend(workforce_problems(self))
+        problems.extend(unused_pool_problems(self))  # sim/config/references.py
+        problems.extend(scale_problems(self))  # sim/config/limits.py
         if problems:
             raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
