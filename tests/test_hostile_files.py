@@ -227,6 +227,14 @@ def test_nan_or_infinity_in_any_number_of_a_scenario_is_refused(bad):
         assert caught.value.problems, path
 
 
+@pytest.mark.parametrize("args", [["--reps", "100000000"], ["--reps", "100001"],
+                                  ["--workers", "100000"], ["--seed", str(2**64)]])
+def test_huge_counts_on_the_command_line_are_refused_before_anything_runs(mini_file, args):
+    code, _, err = run_cli("run", str(mini_file), *args, "--out", str(mini_file.parent / "r"))
+    assert code == 2 and "must be <=" in err
+    assert not (mini_file.parent / "r").exists()
+
+
 # ------------------------------------------------------------- 8. with_overrides paths
 @pytest.mark.parametrize(("overrides", "key", "expected"), [
     ({"staff.examiners.tiers.5.share": 1.0}, "staff.examiners.tiers.5.share",
