@@ -201,7 +201,8 @@ def test_demand_that_would_exhaust_memory_is_refused(mini_data, tmp_path):
     mini_data["demand"]["annual_growth_rate"] = 10.0
     mini_data["run"]["horizon_days"] = 36_500
     code, err = validate(write(tmp_path / "s.yaml", mini_data))
-    assert code == 2 and "at most 5,000,000 are simulated" in err
+    assert code == 2 and "demand.referrals_per_year" in err and "over the run" in err
+    assert "at most 5,000,000 are simulated" in err
 
 
 def _numbers(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -270,3 +271,15 @@ def test_overrides_reach_into_lists_and_unset_blocks(make_mini):
     assert more.stages.device_triage.kiosk.pool == "hub"
     with pytest.raises(ScenarioError):
         with_overrides(base, ["staff.examiners.headcount"])  # type: ignore[arg-type]
+
+
+def test_backlog_csv_rows_of_count_zero_add_nothing(mini_data, tmp_path):
+    # Found by tests/test_hostile_properties.py: a stage whose rows all had count 0
+    # divided by zero ("internal error") when its risk mix was worked out.
+    (tmp_path / "b.csv").write_text("stage,age_days,risk_level,count\nintake,0,very_high,0\n"
+                                    "lab_examination,3,low,0\nlab_examination,5,high,2\n")
+    mini_data["initial_backlog"] = {"csv": "b.csv"}
+    scenario = load_scenario(write(tmp_path / "s.yaml", mini_data))
+    assert [(stage, block.count) for stage, block in scenario.initial_backlog.blocks()] == [
+        ("lab_examination", 2)]
+    assert scenario.initial_backlog.lab_examination.risk_mix.high == 1.0

@@ -207,3 +207,19 @@ def test_only_staging_folders_of_ended_runs_holding_fbsim_files_are_cleared(tmp_
         [".res.nolock.partial", ".res.foreign.partial", "res"])
     assert (tmp_path / "res" / "manifest.json").is_file()
     assert STAGING_LOCK not in json.loads((tmp_path / "res" / "manifest.json").read_text())["files"]
+
+
+def test_results_get_the_permissions_of_any_new_file(mini_file, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        out = tmp_path / "res"
+        assert quick(mini_file, "--out", str(out), "--tables", "all")[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o750  # not the 0o700 of a temporary folder
+    for path in out.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o750 if path.is_dir() else 0o640), path  # not 0o600

@@ -84,9 +84,9 @@ def scale_problems(scenario: Scenario) -> list[str]:
     if referrals > MAX_REFERRALS_PER_REPLICATION:
         shown = "more than 10^300" if referrals == float("inf") else f"about {referrals:,.0f}"
         problems.append(
-            f"demand: over the run ({run.end_day:,.0f} days) this demand gives {shown} referrals "
-            f"per replication; at most {MAX_REFERRALS_PER_REPLICATION:,} are simulated (check "
-            f"referrals_per_year, annual_growth_rate and the horizon)")
+            f"demand.referrals_per_year: over the run ({run.end_day:,.0f} days) this demand gives "
+            f"{shown} referrals per replication; at most {MAX_REFERRALS_PER_REPLICATION:,} are "
+            f"simulated (check referrals_per_year, annual_growth_rate and the horizon)")
     points = run.end_day / run.timeseries_interval_days
     if points > MAX_TIMESERIES_POINTS:
         problems.append(

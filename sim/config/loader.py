@@ -218,6 +218,8 @@ def _read_yaml(path: FsPath, referrer: tuple[str, int | None, Path] | None
         try:
             data, node = _parse(text, _FastLoader)
         except yaml.YAMLError as fast_error:
+            if "maximum nesting depth" in str(fast_error):
+                raise  # libyaml's own limit: PyYAML's parser would only recurse its way there
             try:
                 _parse(text, _Loader)  # raises again, with PyYAML's wording
                 raise  # pragma: no cover - both parsers refuse the same documents
@@ -358,6 +360,8 @@ def _backlog_from_csv(data: dict[str, Any], base_dir: FsPath, lines: LineMap) ->
         risk = row.get("risk_level") or ""
         if risk and risk not in RISK_LEVELS:
             raise fail(f"row {number}: risk_level must be one of {', '.join(RISK_LEVELS)}", risk)
+        if count == 0:
+            continue  # a row of nothing (which also has no share of any risk level)
         ages[row["stage"]][age] += count
         if risk:
             risks[row["stage"]][risk] += count

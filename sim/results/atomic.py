@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -10,11 +11,26 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def umask() -> int:
+    """The process's file mode creation mask, read without changing it where possible."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and put back at once
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, write: Callable[[IO[Any]], object], binary: bool = False) -> None:
     """Write via a temporary file in the same folder, then rename over ``path``.
 
-    An error of the file system (a full disk, a file size limit) names ``path`` when
-    the system did not name a file, so the user learns where it happened.
+    The file gets the permissions any new file would (``0o666`` less the umask), not
+    the private ``0o600`` of a temporary file. An error of the file system (a full
+    disk, a file size limit) names ``path`` when the system did not name a file, so the
+    user learns where it happened.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,6 +38,8 @@ def write_atomic(path: Path, write: Callable[[IO[Any]], object], binary: bool = 
     except OSError as exc:
         _name(exc, path)
         raise
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o666 & ~umask())
     try:
         handle: IO[Any] = (os.fdopen(fd, "wb") if binary
                            else os.fdopen(fd, "w", encoding="utf-8", newline=""))

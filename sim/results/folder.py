@@ -47,6 +47,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sim.results.atomic import umask
+
 #: Manifest key and value that mark a folder as written by fbsim.
 WRITTEN_BY_KEY, WRITTEN_BY = "written_by", "fbsim"
 #: Manifest key listing every file of the folder (POSIX paths relative to it).
@@ -340,6 +342,8 @@ class StagedFolder:
             where = exc.filename or parent
             raise ResultsFolderError(f"cannot write results to {self.out}: {where}: "
                                      f"{exc.strerror or exc}") from None
+        with contextlib.suppress(OSError):  # a results folder, not a private temporary one
+            self.staging.chmod(0o777 & ~umask())
         self._lock_fd = _lock(self.staging / STAGING_LOCK, create=True)
         return self.staging
 
