@@ -197,12 +197,17 @@ def test_unbounded_run_settings_are_refused(mini_data, tmp_path, key, value, exp
     assert code == 2 and expected in err, err
 
 
-def test_demand_that_would_exhaust_memory_is_refused(mini_data, tmp_path):
-    mini_data["demand"]["annual_growth_rate"] = 10.0
-    mini_data["run"]["horizon_days"] = 36_500
+@pytest.mark.parametrize("edit", [
+    {"demand": {"annual_growth_rate": 10.0}, "run": {"horizon_days": 36_500}},  # 11^100
+    {"demand": {"referrals_per_year": 1e12}},
+    {"cases": {"devices_per_case": {"poisson": {"mean": 1e6}}}},
+])
+def test_demand_that_would_exhaust_memory_is_refused(mini_data, tmp_path, edit):
+    for block, values in edit.items():
+        mini_data[block].update(values)
     code, err = validate(write(tmp_path / "s.yaml", mini_data))
     assert code == 2 and "demand.referrals_per_year" in err and "over the run" in err
-    assert "at most 5,000,000 are simulated" in err
+    assert "entities per replication; at most 10,000,000 are simulated" in err
 
 
 def _numbers(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

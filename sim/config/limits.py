@@ -16,12 +16,13 @@ Files (checked by :mod:`sim.config.loader` before and while parsing):
 
 Values (checked by :func:`scale_problems`, from the scenario's cross-field checks, and
 by the schema's field bounds): the horizon and the warm-up, the length of a referral
-profile, the referrals a replication would simulate, the points of its time series,
-and the number of replications.
+profile, the entities (referrals, devices, children) a replication would simulate, the
+points of its time series, and the number of replications.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,31 +43,42 @@ MAX_YAML_DEPTH = 64
 MAX_HORIZON_DAYS = 365_250.0
 #: Longest ``demand.referrals_per_year_profile`` (one entry per year).
 MAX_PROFILE_YEARS = 1_000
-#: Most referrals one replication may simulate (the expected number over warm-up and
-#: horizon): several times England and Wales's yearly referrals over decades.
-MAX_REFERRALS_PER_REPLICATION = 5_000_000
+#: Most entities (referrals, devices, children) one replication may simulate, expected
+#: over warm-up and horizon. A replication holds about 1 KB per entity (the London
+#: baseline: 14,000 referrals bring 170,000 entities and 190 MB, measured), so this is
+#: about 10 GB: sixty London baselines, a national scenario over decades.
+MAX_ENTITIES_PER_REPLICATION = 10_000_000
 #: Most points of a replication's time series (run length / ``timeseries_interval_days``).
 MAX_TIMESERIES_POINTS = 200_000
 #: Most replications of one run (``run.replications`` and ``--reps``).
 MAX_REPLICATIONS = 100_000
 
 
-def expected_referrals(scenario: Scenario) -> float:
+def expected_referrals(scenario: Scenario, stop_above: float = math.inf) -> float:
     """Referrals expected over one replication (warm-up and horizon), from the demand block.
 
-    Year by year at the rate in force at each year's end (an overestimate with growth,
-    exact for a profile); stops as soon as the total passes the limit.
+    Year by year at the higher of the rates in force at the year's start and end (an
+    overestimate with growth, exact for a profile); stops once the total passes
+    ``stop_above``.
     """
     demand = scenario.demand
     end_day = scenario.run.end_day
     total = 0.0
     start = 0.0
-    while start < end_day and total <= MAX_REFERRALS_PER_REPLICATION:
+    while start < end_day and total <= stop_above:
         stop = min(start + 365.25, end_day)
         rate = max(demand.referrals_per_year_at(start), demand.referrals_per_year_at(stop - 1e-9))
         total += rate * (stop - start) / 365.25
         start = stop
     return total
+
+
+def entities_per_referral(scenario: Scenario) -> float:
+    """Mean entities a referral brings: itself, its devices, children (an upper bound)."""
+    cases = scenario.cases
+    in_contact = max(c.mean for c in cases.children_in_contact.values_in_order())
+    depicted = max(cases.first_generation_probability.values_in_order()) * cases.depicted_children.mean
+    return 1.0 + cases.devices_per_case.mean + in_contact + depicted
 
 
 def scale_problems(scenario: Scenario) -> list[str]:
@@ -77,16 +89,19 @@ def scale_problems(scenario: Scenario) -> list[str]:
     """
     problems: list[str] = []
     run = scenario.run
+    per_referral = entities_per_referral(scenario)
     try:
-        referrals = expected_referrals(scenario)
+        entities = expected_referrals(scenario, MAX_ENTITIES_PER_REPLICATION / per_referral)
+        entities *= per_referral
     except OverflowError:
-        referrals = float("inf")
-    if referrals > MAX_REFERRALS_PER_REPLICATION:
-        shown = "more than 10^300" if referrals == float("inf") else f"about {referrals:,.0f}"
+        entities = math.inf
+    if not entities <= MAX_ENTITIES_PER_REPLICATION:
+        shown = "more than 10^300" if math.isinf(entities) else f"about {entities:,.0f}"
         problems.append(
-            f"demand.referrals_per_year: over the run ({run.end_day:,.0f} days) this demand gives "
-            f"{shown} referrals per replication; at most {MAX_REFERRALS_PER_REPLICATION:,} are "
-            f"simulated (check referrals_per_year, annual_growth_rate and the horizon)")
+            f"demand.referrals_per_year: over the run ({run.end_day:,.0f} days) this demand, at "
+            f"{per_referral:,.3g} devices, children and cases per referral, gives {shown} "
+            f"entities per replication; at most {MAX_ENTITIES_PER_REPLICATION:,} are simulated "
+            f"(check the demand, its growth, the horizon and cases.devices_per_case)")
     points = run.end_day / run.timeseries_interval_days
     if points > MAX_TIMESERIES_POINTS:
         problems.append(

@@ -202,16 +202,16 @@ def _read_yaml(path: FsPath, referrer: tuple[str, int | None, Path] | None
                ) -> tuple[Any, LineMap]:
     """Read and parse one scenario file; ``referrer`` is where ``extends:`` named it."""
 
-    def fail(message: str, line: int | None = None) -> ScenarioError:
+    def fail(message: str, subject: str = "the file ") -> ScenarioError:
         if referrer is not None:  # reported at the extends: key, naming the file
             file, at_line, key = referrer
             return ScenarioError([Problem(file, at_line, dotted(key), str(path), message)])
-        return ScenarioError([Problem(str(path), line, "", "", message)])
+        return ScenarioError([Problem(str(path), None, "", "", subject + message)])
 
     try:
         text = read_text_limited(path, MAX_SCENARIO_FILE_BYTES)
     except FileNotFoundError:
-        raise fail("file not found") from None
+        raise fail("file not found", subject="") from None
     except _LimitError as exc:
         raise fail(str(exc)) from None
     try:
@@ -240,8 +240,9 @@ def _read_yaml(path: FsPath, referrer: tuple[str, int | None, Path] | None
     if not isinstance(data, dict):
         raise ScenarioError([Problem(str(path), 1, "", _type_name(data),
                                      "a scenario must be a YAML mapping of keys to values")])
-    if data and not _SCENARIO_KEYS.intersection(data):
-        # Some other YAML file (a configuration, credentials): its keys are not repeated.
+    if referrer is not None and data and not _SCENARIO_KEYS.intersection(data):
+        # extends: reached some other YAML file (a configuration, credentials): its keys
+        # are not repeated. (A file named on the command line gets its unknown keys listed.)
         raise fail(f"is not a scenario file: none of its {len(data)} top-level key(s) is a "
                    f"scenario key ({', '.join(sorted(_SCENARIO_KEYS))})")
     return data, _line_map(node, str(path))
