@@ -143,7 +143,9 @@ def staging_folders(parent: Path) -> list[str]:
     (signal.SIGINT, 2, False, 130, "interrupted; no results were written"),
     (signal.SIGINT, 2, True, 130, "interrupted; no results were written"),
     (signal.SIGTERM, 1, False, 143, "terminated (SIGTERM); no results were written"),
-], ids=["ctrl-c-once", "ctrl-c-twice", "ctrl-c-twice-in-a-terminal", "sigterm"])
+    (signal.SIGINT, 0, True, 130, "interrupted; no results were written"),
+], ids=["ctrl-c-once", "ctrl-c-twice", "ctrl-c-twice-in-a-terminal", "sigterm",
+        "ctrl-c-until-it-has-gone"])
 def test_an_interrupted_run_stops_at_once_and_leaves_nothing(start_run, tmp_path, sig, times,
                                                              to_group, status, message):
     out = tmp_path / "res"
@@ -151,6 +153,11 @@ def test_an_interrupted_run_stops_at_once_and_leaves_nothing(start_run, tmp_path
     for _ in range(times):
         send(proc, sig, to_group)
         time.sleep(0.05)
+    if times == 0:  # Ctrl-C pressed again and again, through the clean-up and the exit
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            send(proc, sig, to_group)
+            time.sleep(0.01)
     err = finish(proc, tmp_path)
     assert proc.returncode == status, err
     assert "Traceback" not in err and "Exception" not in err, err

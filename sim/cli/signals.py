@@ -42,8 +42,9 @@ def interruptible(restore: bool = True) -> Iterator[None]:
     ----------
     restore : bool
         Put the previous handlers back on leaving (a call from a notebook or a test).
-        False (the ``fbsim`` process, which ends on leaving) keeps ignoring the
-        signals, so a Ctrl-C during the interpreter's exit prints no traceback.
+        False (the ``fbsim`` process, which ends on leaving) ignores the signals from
+        then on, so a Ctrl-C during the interpreter's exit neither prints a traceback
+        nor kills it.
     """
     if not _in_main_thread():  # signal handlers can only be set from the main thread
         yield
@@ -61,6 +62,7 @@ def interruptible(restore: bool = True) -> Iterator[None]:
         yield
     finally:
         stopping[0] = True
-        if restore:
-            for s, h in previous.items():
-                signal.signal(s, h)
+        for s, h in previous.items():
+            # Ignored, not left to a Python handler: the interpreter resets those to the
+            # default at exit, and a late Ctrl-C would then kill it while it finishes.
+            signal.signal(s, h if restore else signal.SIG_IGN)
