@@ -32,18 +32,7 @@ from sim.cli import main
 from sim.config import ScenarioError, load_scenario, with_overrides
 
 from .conftest import MINI
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            out += _paths(value, (*prefix, i))
-    return out
-
+from .test_hostile_input import _paths, _set
 
 BASE = copy.deepcopy(MINI)
 BASE["run"]["horizon_days"] = 20
@@ -96,16 +85,8 @@ DAMAGE = mostly(st.none(), st.one_of(st.floats(0.05, 0.95), st.sampled_from(["ta
 
 def _edit(data: dict[str, Any], edits: list[tuple[tuple[Any, ...], Any, bool]]) -> None:
     for path, value, delete in edits:
-        node: Any = data
-        try:
-            for part in path[:-1]:
-                node = node[part]
-            if delete and isinstance(node, dict):
-                del node[path[-1]]
-            else:
-                node[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier edit removed or replaced the parent
+        with contextlib.suppress(KeyError, IndexError, TypeError):  # parent removed earlier
+            _set(data, path, value, delete)
 
 
 def _partial(edits: list[tuple[tuple[Any, ...], Any, bool]]) -> dict[str, Any]:
