@@ -58,6 +58,14 @@ def running_in_session(sid: int) -> dict[int, str]:
     return found
 
 
+def workers_of(main_pid: int) -> list[int]:
+    """The worker processes of a run: children of its fork server."""
+    procs = running_in_session(main_pid)
+    servers = {pid for pid, cmd in procs.items()
+               if "forkserver" in cmd and (_stat(pid) or ("", 0, 0))[1] == main_pid}
+    return sorted(pid for pid in procs if (_stat(pid) or ("", 0, 0))[1] in servers)
+
+
 def wait_until(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -96,11 +104,7 @@ def start_run(long_file, tmp_path):
 
         def workers_running() -> bool:
             assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()
-            procs = running_in_session(proc.pid)
-            servers = {pid for pid, cmd in procs.items() if "forkserver" in cmd
-                       and (_stat(pid) or ("", 0, 0))[1] == proc.pid}
-            workers = [pid for pid in procs if (_stat(pid) or ("", 0, 0))[1] in servers]
-            return len(workers) >= 2
+            return len(workers_of(proc.pid)) >= 2
 
         wait_until(workers_running, 60, "two worker processes")
         time.sleep(0.3)  # well into the first replications
@@ -183,3 +187,16 @@ def test_a_killed_run_leaves_no_process_and_nothing_that_reaches_the_next_run(
     assert code == 0, err
     assert sorted(set(read_table(out, "cases").replication)) == [0]
     assert staging_folders(tmp_path) == []
+
+
+def test_a_worker_killed_by_the_system_ends_the_run_with_a_clear_message(start_run, tmp_path):
+    out = tmp_path / "res"
+    proc = start_run(out)
+    os.kill(workers_of(proc.pid)[0], signal.SIGKILL)  # what the out-of-memory killer does
+    err = finish(proc, tmp_path)
+    assert proc.returncode == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: worker process ") and "was killed by SIGKILL" in last, err
+    assert "Traceback" not in err
+    assert_nothing_left_running(proc.pid)
+    assert not out.exists() and staging_folders(tmp_path) == []

@@ -127,7 +127,7 @@ class _Worker:
         except (BrokenPipeError, ConnectionResetError):
             self.process.join(STOP_GRACE_SECONDS)
             raise WorkerDiedError(f"worker process {self.process.pid} "
-                             f"{_describe_exit(self.process.exitcode)}") from None
+                                  f"{_describe_exit(self.process.exitcode)}") from None
 
     def receive(self) -> Any:
         try:
@@ -135,8 +135,8 @@ class _Worker:
         except (EOFError, OSError):
             self.process.join(STOP_GRACE_SECONDS)
             raise WorkerDiedError(f"worker process {self.process.pid} "
-                             f"{_describe_exit(self.process.exitcode)} before returning "
-                             f"its result") from None
+                                  f"{_describe_exit(self.process.exitcode)} before returning "
+                                  f"its result") from None
         if reply[0]:
             return reply[1]
         _, exc, text = reply
