@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 
 from sim.config import Scenario, scenario_from_dict
+
+# Hypothesis profiles. "ci" (the default) is deterministic: the same examples on every
+# run, none saved between runs, so a CI result never depends on luck. "thorough" draws
+# many more, new ones each time, for a search by hand:
+#     FBSIM_HYPOTHESIS=thorough .venv/bin/python -m pytest tests/test_hostile_properties.py
+# (see docs/robustness.md). Tests set no max_examples of their own unless they must
+# stay small, so the profile decides.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", derandomize=False, deadline=None, max_examples=2000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("FBSIM_HYPOTHESIS", "ci"))
 
 HOURS_24_7 = {"hours_per_day": 24, "days_per_week": 7, "availability": 1.0}
 OFFICE = {"hours_per_day": 7.5, "days_per_week": 5, "availability": 0.8}

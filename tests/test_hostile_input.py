@@ -48,7 +48,10 @@ def _set(data: Any, path: tuple[Any, ...], value: Any, delete: bool) -> None:
         node[path[-1]] = value
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 150 examples in CI (the "ci" profile of tests/conftest.py makes them the same on every
+# run); more with FBSIM_HYPOTHESIS=thorough.
+@settings(max_examples=max(150, settings.default.max_examples), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(PATHS), JUNK, st.booleans()), min_size=1, max_size=3))
 def test_corrupted_scenarios_are_refused_cleanly(edits):
     data = copy.deepcopy(MINI)

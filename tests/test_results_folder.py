@@ -161,3 +161,65 @@ def test_a_symlink_inside_is_never_followed_or_deleted(tmp_path):
     with pytest.raises(ResultsFolderError):
         check_writable(out)
     assert (target / "keep.txt").read_text() == "k"
+
+
+def test_a_ctrl_c_while_publishing_waits_until_the_results_are_in_place(mini_file, tmp_path,
+                                                                         monkeypatch):
+    import os
+    import signal
+
+    from sim.results import folder
+
+    real_seal = folder.seal
+
+    def seal_then_ctrl_c(staging):
+        real_seal(staging)
+        os.kill(os.getpid(), signal.SIGINT)  # a real signal, held back until published
+
+    monkeypatch.setattr(folder, "seal", seal_then_ctrl_c)
+    out = tmp_path / "res"
+    code, _, err = quick(mini_file, "--out", str(out))
+    assert code == 130 and f"the results had already been written to {out}" in err
+    assert foreign_files(out) == [] and (out / "summary.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mini.yaml", "res"]
+
+
+def test_only_staging_folders_of_ended_runs_holding_fbsim_files_are_cleared(tmp_path):
+    from sim.results.folder import STAGING_LOCK, remove_stale_staging
+
+    def staging(name: str, *files: str) -> Path:
+        path = tmp_path / f".res.{name}.partial"
+        for f in files:
+            (path / f).parent.mkdir(parents=True, exist_ok=True)
+            (path / f).write_text("x")
+        return path
+
+    ended = staging("ended", STAGING_LOCK, "tables/cases/rep-00001.csv",
+                    "tables/cases/.rep-00002.csv.abc.tmp", "summary.json")
+    unlocked = staging("nolock", "tables/cases/rep-00001.csv")
+    foreign = staging("foreign", STAGING_LOCK, "tables/cases/rep-00001.csv", "thesis.tex")
+    assert remove_stale_staging(tmp_path, "res") == [ended]
+    with StagedFolder(tmp_path / "res") as live:  # its lock is held while it runs
+        assert remove_stale_staging(tmp_path, "res") == []
+        assert live.exists() and (live / STAGING_LOCK).exists()
+    assert not ended.exists() and unlocked.exists() and foreign.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".res.nolock.partial", ".res.foreign.partial", "res"])
+    assert (tmp_path / "res" / "manifest.json").is_file()
+    assert STAGING_LOCK not in json.loads((tmp_path / "res" / "manifest.json").read_text())["files"]
+
+
+def test_results_get_the_permissions_of_any_new_file(mini_file, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        out = tmp_path / "res"
+        assert quick(mini_file, "--out", str(out), "--tables", "all")[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o750  # not the 0o700 of a temporary folder
+    for path in out.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o750 if path.is_dir() else 0o640), path  # not 0o600

@@ -2,29 +2,40 @@
 
 Only this package reads ``argv`` or prints. Each command is a module with
 ``add_parser(sub)`` and ``command(args, out, err) -> int``, listed in :data:`COMMANDS`.
-User mistakes (a bad scenario, a bad option) are reported as plain messages with exit
-status 2, never a traceback.
-Exit status: 0 success, 1 internal error, 2 bad input, 3 ``check`` flagged a stage,
-130 interrupted.
+User mistakes (a bad scenario, a bad option) and errors of the machine (a read-only
+or full disk, a folder that cannot be made) are reported as plain messages with exit
+status 2, never a traceback. The first Ctrl-C or SIGTERM stops the command cleanly
+(:mod:`sim.cli.signals`); a closed standard output (``fbsim validate ... | head -1``)
+ends it quietly.
+Exit status: 0 success, 1 internal error, 2 bad input or environment, 3 ``check``
+flagged a stage, 130 interrupted (SIGINT), 141 output pipe closed, 143 terminated
+(SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 from sim.cli.common import (
+    ENVIRONMENT_ERRNOS,
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_PIPE_CLOSED,
+    EXIT_TERMINATED,
     UserError,
+    describe_os_error,
     print_error,
 )
+from sim.cli.signals import Interrupted, interruptible
 from sim.config import ScenarioError
 
 #: The commands, in the order ``fbsim --help`` lists them: name -> module under sim.cli.
@@ -101,7 +112,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)  # usage, --help and option errors go to out/err
     except SystemExit as exc:
         return int(exc.code or 0)
     froze = [False]
@@ -116,17 +128,41 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     if args.command != "run":
         started()  # the other commands have nothing to gain from waiting
     try:
-        return importlib.import_module(COMMANDS[args.command]).command(args, out, err)
-    except (ScenarioError, UserError) as exc:
-        print_error(exc, err)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("\ninterrupted: no results were written (any previous results are untouched)",
-              file=err)
-        return EXIT_INTERRUPTED
+        with interruptible(restore=not exiting):
+            try:
+                code = importlib.import_module(COMMANDS[args.command]).command(args, out, err)
+                out.flush()  # here, so that a closed pipe is seen here
+                return code
+            except BrokenPipeError:
+                _quiet(out, err)
+                return EXIT_PIPE_CLOSED
+            except KeyboardInterrupt as exc:
+                return _interrupted(exc, args, err)
+            except (ScenarioError, UserError) as exc:
+                print_error(exc, err)
+                return EXIT_BAD_INPUT
+            except OSError as exc:
+                if args.debug or exc.errno not in ENVIRONMENT_ERRNOS:
+                    raise
+                print(f"error: {describe_os_error(exc)}", file=err)
+                return EXIT_BAD_INPUT
+    except BrokenPipeError:  # standard error closed too, while reporting
+        _quiet(out, err)
+        return EXIT_PIPE_CLOSED
+    except KeyboardInterrupt as exc:  # came while an error was being reported
+        return _interrupted(exc, args, err)
     except Exception as exc:
         if args.debug:
             raise
+        from sim.experiment.workers import WorkerDiedError
+
+        if isinstance(exc, WorkerDiedError):
+            print(f"error: {exc}; nothing was written", file=err)
+            return EXIT_BAD_INPUT
+        if isinstance(exc, MemoryError):
+            print("error: this machine ran out of memory; try fewer --workers, a shorter "
+                  "horizon or --tables none", file=err)
+            return EXIT_BAD_INPUT
         print(f"internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback; "
               f"please report it)", file=err)
         return EXIT_INTERNAL
@@ -137,3 +173,39 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
             gc.enable()  # start-up failed before it was over
 
 
+def _interrupted(exc: KeyboardInterrupt, args: argparse.Namespace, err: TextIO) -> int:
+    """Report an interruption in one line; the exit status for it."""
+    terminated = isinstance(exc, Interrupted) and exc.signum == signal.SIGTERM
+    what = "terminated (SIGTERM)" if terminated else "interrupted"
+    staged = getattr(args, "staged", None)
+    if staged is None:
+        done = "nothing was written"
+    elif staged.published:
+        done = f"the results had already been written to {staged.out}"
+    else:
+        done = f"no results were written (anything already in {staged.out} is untouched)"
+    lead = "\n" if _isatty(err) else ""  # end a progress bar's line
+    with contextlib.suppress(OSError):
+        print(f"{lead}{what}; {done}", file=err)
+    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def _quiet(*streams: TextIO) -> None:
+    """Point the process's standard streams among ``streams`` at /dev/null.
+
+    After a closed pipe, so that the interpreter's last flush reports nothing.
+    """
+    for stream in streams:
+        if stream not in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)

@@ -12,7 +12,8 @@ from sim.cli.common import (
     UserError,
     load,
     non_negative_int,
-    positive_int,
+    replications_int,
+    workers_int,
 )
 
 
@@ -24,9 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                        "Allen-Cunneen), plus a Little's-law check; flags large "
                                        "disagreements and unstable stages.")
     check.add_argument("scenario", type=Path, help="scenario YAML file")
-    check.add_argument("--reps", type=positive_int, default=5, help="replications (default: 5)")
+    check.add_argument("--reps", type=replications_int, default=5, help="replications (default: 5)")
     check.add_argument("--seed", type=non_negative_int, help="base seed (default: the scenario's)")
-    check.add_argument("--workers", type=positive_int, help="parallel worker processes")
+    check.add_argument("--workers", type=workers_int, help="parallel worker processes")
     check.add_argument("--tolerance", type=float, default=0.25,
                        help="relative difference of mean waits flagged (default: 0.25)")
 

@@ -7,7 +7,15 @@ import math
 from pathlib import Path
 from typing import TextIO
 
-from sim.cli.common import EXIT_OK, UserError, fmt_number, load, non_negative_int, positive_int
+from sim.cli.common import (
+    EXIT_OK,
+    UserError,
+    fmt_number,
+    load,
+    non_negative_int,
+    replications_int,
+    workers_int,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,9 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                       "with 95%% confidence intervals.")
     comp.add_argument("base", type=Path, help="the base scenario")
     comp.add_argument("options", nargs="+", type=Path, help="scenarios to compare with the base")
-    comp.add_argument("--reps", type=positive_int, help="replications (default: the base's)")
+    comp.add_argument("--reps", type=replications_int, help="replications (default: the base's)")
     comp.add_argument("--seed", type=non_negative_int, help="base seed (default: the base's)")
-    comp.add_argument("--workers", type=positive_int, help="parallel worker processes")
+    comp.add_argument("--workers", type=workers_int, help="parallel worker processes")
     comp.add_argument("--metrics", nargs="+", metavar="NAME",
                       help="metrics to show (default: the headline ones)")
 

@@ -10,12 +10,16 @@ from typing import TextIO
 
 from sim.cli.common import (
     DEFAULT_SCENARIO,
+    ENVIRONMENT_ERRNOS,
     EXIT_OK,
     UserError,
+    describe_os_error,
     load,
-    non_negative_int,
-    positive_int,
+    overload_warnings,
     progress,
+    replications_int,
+    seed_int,
+    workers_int,
 )
 
 
@@ -26,9 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "with 95%% confidence intervals and write tables and plots.")
     run.add_argument("scenario", nargs="?", default=None,
                      help=f"scenario YAML file (default: {DEFAULT_SCENARIO})")
-    run.add_argument("--reps", type=positive_int, help="replications (default: the scenario's)")
-    run.add_argument("--seed", type=non_negative_int, help="base seed (default: the scenario's)")
-    run.add_argument("--workers", type=positive_int,
+    run.add_argument("--reps", type=replications_int,
+                     help="replications, at most 100,000 (default: the scenario's)")
+    run.add_argument("--seed", type=seed_int, help="base seed (default: the scenario's)")
+    run.add_argument("--workers", type=workers_int,
                      help="parallel worker processes (default: one per CPU, at most --reps)")
     run.add_argument("--backend", choices=("processes", "serial", "dask"), default="processes",
                      help="where replications run (default: local processes)")
@@ -82,14 +87,17 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if out_dir != (args.out or default_out):
         print(f"note: {default_out} holds files fbsim did not write, so results go to "
               f"{out_dir}", file=err)
+    for line in overload_warnings(scenario):
+        print(line, file=err)
     started = dt.datetime.now(dt.UTC)
     host = host_facts_later()
     args.started()
     print(f"fbsim run: {scenario.name} ({path}), {reps} replications, seed {seed}, "
           f"{backend.name} x{backend.workers}", file=out)
     t0 = time.perf_counter()
+    args.staged = staged = StagedFolder(out_dir)  # main() reports on it if interrupted
     try:
-        with StagedFolder(out_dir) as staging:
+        with staged as staging:
             result = run_experiment(
                 scenario, reps, seed, backend,
                 table_dir=staging / "tables" if args.tables == "all" else None,
@@ -102,6 +110,11 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             write_run_outputs(staging, result, meta, plots=not args.no_plots)
     except ResultsFolderError as exc:
         raise UserError(str(exc)) from None
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        raise UserError(f"cannot write results to {out_dir}: {describe_os_error(exc)}; nothing "
+                        f"was written there") from None
     rows = estimates_table(result.estimates())
     widths = [max(len(r[i]) for r in [*rows, ("metric", "mean", "95% CI", "unit")])
               for i in range(4)]

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import TextIO
 
-from sim.cli.common import EXIT_BAD_INPUT, EXIT_OK, UserError, load, print_error
+from sim.cli.common import EXIT_BAD_INPUT, EXIT_OK, UserError, load, overload, print_error
 from sim.config import ScenarioError
 
 
@@ -41,8 +41,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               f"{'staff':>6} {'rho':>6} {'pool rho':>8} {'at end':>7}", file=out)
         for row, last in zip(offered_load(scenario), offered_load(scenario, end_day), strict=True):
             flag = ""
-            if row.pool is not None and max(row.rho_pool, last.rho_pool) >= 1.0:
-                when = "from the start" if row.rho_pool >= 1.0 else "by the end of the horizon"
+            when = overload(row, last)
+            if when is not None:
                 flag = f"  WARNING: overloaded (rho >= 1) {when}: this backlog can only grow"
                 if args.strict:
                     status = EXIT_BAD_INPUT

@@ -30,10 +30,11 @@ class Strict(BaseModel):
     ``defer_build``: pydantic builds a model's validator when it first validates,
     not when the class is defined, so importing the schema is cheap (worker
     processes only unpickle scenarios) and loading a scenario builds the whole
-    tree in one pass, faster than class by class.
+    tree in one pass, faster than class by class. ``allow_inf_nan=False``: no NaN or
+    infinity in any float field.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 def check_shares(shares: dict[str, float], what: str) -> None:

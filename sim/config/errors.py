@@ -95,24 +95,35 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def valid_keys_at(model: type[BaseModel], path: Path) -> list[str]:
-    """Field names accepted at ``path`` below ``model`` (empty if not a model there)."""
+def _type_at(model: type[BaseModel], path: Path) -> Any:
+    """The annotation at ``path`` below ``model`` (Optional and Annotated removed), or None."""
     tp: Any = model
     for part in path:
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             field = tp.model_fields.get(str(part))
             if field is None:
-                return []
+                return None
             tp = field.annotation
         elif typing.get_origin(tp) in (dict, list):
             tp = typing.get_args(tp)[-1]
         else:
-            return []
-    tp = _unwrap(tp)
+            return None
+    return _unwrap(tp)
+
+
+def valid_keys_at(model: type[BaseModel], path: Path) -> list[str]:
+    """Field names accepted at ``path`` below ``model`` (empty if not a model there)."""
+    tp = _type_at(model, path)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return list(tp.model_fields)
     return []
+
+
+def is_block_at(model: type[BaseModel], path: Path) -> bool:
+    """True when ``path`` below ``model`` holds a block of keys (a model or a mapping)."""
+    tp = _type_at(model, path)
+    return (isinstance(tp, type) and issubclass(tp, BaseModel)) or typing.get_origin(tp) is dict
 
 
 _PATH_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.S)

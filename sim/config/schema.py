@@ -41,6 +41,8 @@ from sim.config.common import (
     never,
 )
 from sim.config.distspec import Count, Quantity
+from sim.config.limits import MAX_HORIZON_DAYS, MAX_PROFILE_YEARS, MAX_REPLICATIONS, scale_problems
+from sim.config.references import unused_pool_problems
 from sim.config.staff import SkillTier, StaffPool
 from sim.config.stages import (
     DEVICE_STAGES,
@@ -74,16 +76,18 @@ __all__ = [
 #: A scenario name becomes a folder name (``results/<name>``): this keeps it one plain
 #: name, never a path (no '/', no '..', no leading dot).
 SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
+HorizonDays = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_DAYS)]
+HorizonYears = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_DAYS / 365.25)]
 
 
 class RunSettings(Strict):
     """Horizon, warm-up and defaults of the experiment."""
 
     start_date: dt.date = dt.date(2026, 1, 1)
-    horizon_days: PositiveFloat | None = None
-    horizon_years: PositiveFloat | None = None
-    warmup_days: NonNegFloat = 0.0
-    replications: Annotated[int, Field(ge=1, le=100_000)] = 10
+    horizon_days: HorizonDays | None = None
+    horizon_years: HorizonYears | None = None
+    warmup_days: Annotated[float, Field(ge=0.0, le=MAX_HORIZON_DAYS)] = 0.0
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 10
     seed: Annotated[int, Field(ge=0)] = 12345
     timeseries_interval_days: Annotated[float, Field(gt=0.0, le=365.0)] = 7.0
 
@@ -117,7 +121,8 @@ class Demand(Strict):
 
     referrals_per_year: NonNegFloat
     annual_growth_rate: Annotated[float, Field(gt=-1.0, le=10.0)] = 0.0
-    referrals_per_year_profile: list[NonNegFloat] | None = None
+    referrals_per_year_profile: Annotated[list[NonNegFloat],
+                                          Field(max_length=MAX_PROFILE_YEARS)] | None = None
     risk_mix: RiskShares
 
     @model_validator(mode="before")
@@ -399,6 +404,8 @@ class Scenario(Strict):
             problems.append("run.warmup_days with an initial_backlog: a warm-up replaces the "
                             "snapshot; use one or the other")
         problems.extend(workforce_problems(self))
+        problems.extend(unused_pool_problems(self))  # sim/config/references.py
+        problems.extend(scale_problems(self))  # sim/config/limits.py
         if problems:
             raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self

@@ -48,7 +48,7 @@ RiskName = Literal["very_high", "high", "medium", "low"]
 class _Strict(BaseModel):
     """Base: frozen, unknown keys forbidden (as :class:`sim.config.schema.Strict`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 def _one_of(a: object, b: object, what: str, required: bool) -> None:

@@ -8,14 +8,14 @@ cluster give identical tables for the same scenario and seed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Generator, Iterable
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
+#: What ``map_unordered`` returns: a generator, so a caller can close it early.
+Results = Generator[Any, None, None]
 
-# multiprocessing and concurrent.futures are imported where processes are started: a
-# serial run (one worker, or a test) has no use for them.
+# multiprocessing is imported where processes are started: a serial run (one worker,
+# or a test) has no use for it.
 
 
 class Backend(Protocol):
@@ -24,7 +24,7 @@ class Backend(Protocol):
     name: str
     workers: int
 
-    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Results:
         """Yield ``fn(task)`` for every task, in any order."""
         ...
 
@@ -43,7 +43,7 @@ class SerialBackend:
     name = "serial"
     workers = 1
 
-    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Results:
         """Yield results in task order."""
         for task in tasks:
             yield fn(task)
@@ -51,6 +51,8 @@ class SerialBackend:
 
 #: What a worker needs to run replications; the forkserver imports it before forking.
 WORKER_MODULE = "sim.experiment.runner"
+#: The worker processes' own loop (:mod:`sim.experiment.workers`), preloaded with it.
+WORKER_LOOP_MODULE = "sim.experiment.workers"
 
 
 def default_start_method() -> str:
@@ -61,7 +63,7 @@ def default_start_method() -> str:
 
 
 class ProcessBackend:
-    """Local worker processes that inherit no state from the parent.
+    """Local worker processes that inherit no state from the parent and die with it.
 
     Workers start by ``forkserver`` where available: a server process imports the model
     (:data:`WORKER_MODULE`) once and each worker is a fork of it, so a worker starts in
@@ -69,8 +71,11 @@ class ProcessBackend:
     server is a clean process started for the purpose, never a fork of this one, and it
     is reused by later runs in the same process. Results are the same with either.
 
-    At most ``2 * workers`` tasks are in flight, so a run of many replications keeps
-    only a bounded number of pending results in memory.
+    The workers are a :class:`~sim.experiment.workers.WorkerPool`: each runs one task
+    at a time and tasks are taken from the iterable only as workers become free, so a
+    run of any number of replications holds a bounded number of tasks and pending
+    results; when this process ends, is killed or stops iterating (Ctrl-C, an error),
+    no worker goes on running.
 
     Parameters
     ----------
@@ -93,34 +98,18 @@ class ProcessBackend:
         self.workers = workers
         self.start_method = method
 
-    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Results:
         """Yield results as workers finish them."""
         import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        from sim.experiment.workers import WorkerPool
 
         ctx = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
             # The server imports the model once; each worker is a fork of it.
-            ctx.set_forkserver_preload([WORKER_MODULE])
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
-            pending: set[Future[Any]] = set()
-            it = iter(tasks)
-            exhausted = False
-            try:
-                while True:
-                    while not exhausted and len(pending) < 2 * self.workers:
-                        try:
-                            pending.add(pool.submit(fn, next(it)))
-                        except StopIteration:
-                            exhausted = True
-                    if not pending:
-                        return
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-            finally:
-                for future in pending:
-                    future.cancel()
+            ctx.set_forkserver_preload([WORKER_MODULE, WORKER_LOOP_MODULE])
+        with WorkerPool(ctx, self.workers) as pool:
+            yield from pool.map_unordered(fn, tasks)
 
 
 class DaskBackend:
@@ -146,7 +135,7 @@ class DaskBackend:
         self.address = address
         self.workers = workers
 
-    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Results:
         """Submit every task to the cluster and yield results as they complete."""
         from distributed import Client, LocalCluster, as_completed
 

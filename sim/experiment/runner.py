@@ -8,6 +8,7 @@ replications run.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,15 +105,18 @@ def run_experiment(scenario: Scenario, replications: int, seed: int,
     if replications < 1:
         raise ValueError("replications must be >= 1")
     backend = backend or SerialBackend()
-    tasks = [Task(scenario, first_replication + i, seed,
+    tasks = (Task(scenario, first_replication + i, seed,
                   None if table_dir is None else str(table_dir), table_format)
-             for i in range(replications)]
+             for i in range(replications))  # made as workers take them
     t0 = time.perf_counter()
     results: list[ReplicationSummary] = []
-    for summary in backend.map_unordered(run_task, tasks):
-        results.append(summary)
-        if on_result is not None:
-            on_result(summary, len(results), replications)
+    # closing(): if the caller's callback fails or the run is interrupted here, the
+    # backend stops its workers now, before the caller cleans up their output folder.
+    with contextlib.closing(backend.map_unordered(run_task, tasks)) as finished:
+        for summary in finished:
+            results.append(summary)
+            if on_result is not None:
+                on_result(summary, len(results), replications)
     results.sort(key=lambda r: r.replication)
     return ExperimentResult(scenario, seed, results, time.perf_counter() - t0, backend.name,
                             backend.workers)

@@ -16,22 +16,38 @@ fbsim manifest or that fbsim did not create in this run.
 
 A run writes into a fresh hidden staging folder beside the target
 (``.NAME.XXXX.partial``). Only when everything is written is the previous fbsim
-folder moved aside, the staging folder renamed into place and the old files removed;
-an interrupted or failed run removes its own staging folder and leaves any previous
-results untouched.
+folder moved aside, the staging folder renamed into place and the old files removed,
+with SIGINT and SIGTERM held back meanwhile (:func:`signals_deferred`), so a Ctrl-C
+cannot leave the results half moved; an interrupted or failed run removes its own
+staging folder and leaves any previous results untouched.
+
+A run killed outright (SIGKILL, a power cut) cannot clean up: its staging folder
+stays. The staging folder holds a lock (an ``flock`` on ``.fbsim-staging.lock``) for
+as long as its run lives, so the next run beside it knows the folder's run has ended
+and removes it, as long as it holds nothing but fbsim's own layout. A staging folder
+is never mistaken for results: it is hidden, named ``*.partial`` and not sealed.
+
+The target may not be the current folder or one holding it (``--out .``, ``--out
+/``): a results folder is replaced as a whole on the next run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from sim.results.atomic import umask
 
 #: Manifest key and value that mark a folder as written by fbsim.
 WRITTEN_BY_KEY, WRITTEN_BY = "written_by", "fbsim"
@@ -48,6 +64,12 @@ _LEGACY_PATTERNS = (
     re.compile(r"[a-z0-9_]+\.(csv|png)"),
     re.compile(r"tables/[a-z0-9_]+/rep-\d{5}\.(csv|parquet)"),
 )
+#: The lock file of a live staging folder (see the module docstring).
+STAGING_LOCK = ".fbsim-staging.lock"
+#: What a staging folder of a killed run may hold: the layout, half-written
+#: temporary files (:func:`sim.results.atomic.write_atomic`) and the lock.
+_STAGING_PATTERNS = (*_LEGACY_PATTERNS, re.compile(r"(.*/)?\.[^/]+\.tmp"),
+                     re.compile(re.escape(STAGING_LOCK)))
 
 
 class ResultsFolderError(Exception):
@@ -108,10 +130,28 @@ def _describe(names: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _holds_working_folder(out: Path) -> bool:
+    """True when ``out`` is the current folder, one above it, or the root."""
+    target = Path(os.path.abspath(out))
+    if target == Path(target.anchor):
+        return True
+    try:
+        cwd = Path.cwd().resolve()
+        resolved = target.resolve()
+    except OSError:  # the current folder was removed: nothing to hold
+        return False
+    return resolved == cwd or resolved in cwd.parents
+
+
 def writable_problem(out: Path) -> str | None:
     """Why fbsim may not write a results folder at ``out``; None if it may."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if out.is_symlink():
+        return f"{out} is a symbolic link; fbsim writes results only into a real folder"
+    if out.exists() and not out.is_dir():
         return f"{out} exists and is not a folder; fbsim will not replace it"
+    if _holds_working_folder(out):
+        return (f"{out} is the current folder or holds it; a results folder is replaced as a "
+                f"whole on the next run, so give it a folder of its own (e.g. --out results/NAME)")
     if not out.exists():
         parent = next((p for p in out.parents if p.exists()), None)
         if parent is not None and not parent.is_dir():
@@ -191,6 +231,78 @@ def _remove_own(folder: Path) -> None:
         folder.rmdir()
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back during the block; they are delivered after it.
+
+    The block runs with handlers that only note a signal; the previous handlers (the
+    command line's, or Python's own) are put back afterwards and each noted signal is
+    raised again, so it takes effect just after the block, as if it came then. (Blocking
+    the signals in this thread would not do: another thread may take them.) Off the
+    main thread, where handlers cannot be set, the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, _frame: noted.append(signum)) for s in stops}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
+
+
+def _lock(path: Path, create: bool) -> int | None:
+    """An exclusive ``flock`` on ``path``: its descriptor, or None if held elsewhere or unsupported."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0), 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by a live run, or no locks on this file system
+        os.close(fd)
+        return None
+    return fd
+
+
+def remove_stale_staging(parent: Path, name: str) -> list[Path]:
+    """Remove staging folders of ended runs for results folder ``name`` in ``parent``.
+
+    A staging folder is removed only when its lock file is there and free (its run has
+    ended) and it holds nothing but fbsim's own layout; any other is left alone.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders removed.
+    """
+    removed = []
+    for path in sorted(parent.glob(f".{glob.escape(name)}.*.partial")):
+        lock = path / STAGING_LOCK
+        if path.is_symlink() or not path.is_dir() or lock.is_symlink() or not lock.is_file():
+            continue
+        fd = _lock(lock, create=False)
+        if fd is None:
+            continue
+        try:
+            files, _ = _relative_files(path)
+            if all(any(p.fullmatch(f) for p in _STAGING_PATTERNS) for f in files):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
 class StagedFolder:
     """Context manager yielding a staging folder; publishes it to ``out`` on success.
 
@@ -200,23 +312,47 @@ class StagedFolder:
         Final results folder. It must be writable by :func:`check_writable`, which is
         checked on entry (before any work) and again before publishing.
 
+    Attributes
+    ----------
+    published : bool
+        True once the results are in place at ``out``.
+
     Raises
     ------
     ResultsFolderError
-        On entry, or on publishing, when fbsim may not write at ``out``.
+        On entry, or on publishing, when fbsim may not write at ``out`` (including
+        when the folder beside it cannot be written: read-only, missing permission).
     """
 
     def __init__(self, out: Path):
         self.out = out
         self.staging: Path | None = None
+        self.published = False
+        self._lock_fd: int | None = None
 
     def __enter__(self) -> Path:
         check_writable(self.out)
-        parent = self.out.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".partial",
-                                             dir=parent))
+        parent = Path(os.path.abspath(self.out)).parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_staging(parent, self.out.name)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".partial",
+                                                 dir=parent))
+        except OSError as exc:
+            where = exc.filename or parent
+            raise ResultsFolderError(f"cannot write results to {self.out}: {where}: "
+                                     f"{exc.strerror or exc}") from None
+        with contextlib.suppress(OSError):  # a results folder, not a private temporary one
+            self.staging.chmod(0o777 & ~umask())
+        self._lock_fd = _lock(self.staging / STAGING_LOCK, create=True)
         return self.staging
+
+    def _unlock(self) -> None:
+        assert self.staging is not None
+        if self._lock_fd is not None:
+            (self.staging / STAGING_LOCK).unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -224,24 +360,38 @@ class StagedFolder:
         assert staging is not None
         if exc_type is not None:
             shutil.rmtree(staging, ignore_errors=True)  # made by this run, in __enter__
+            self._unlock_quietly()
             return
+        with signals_deferred():
+            self._publish(staging)
+
+    def _unlock_quietly(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _publish(self, staging: Path) -> None:
+        old: Path | None = None
         try:
             check_writable(self.out)  # someone may have written there while we ran
+            self._unlock()
             seal(staging)
-            if not self.out.exists():
-                staging.rename(self.out)
-                return
             if self.out.is_dir() and not any(self.out.iterdir()):
                 self.out.rmdir()
-                staging.rename(self.out)
-                return
-            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".old",
-                                        dir=self.out.parent))
-            old.rmdir()  # a unique name for the previous results, free for the rename
-            self.out.rename(old)
+            if self.out.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".old",
+                                            dir=staging.parent))
+                old.rmdir()  # a unique name for the previous results, free for the rename
+                self.out.rename(old)
             staging.rename(self.out)
-            _remove_own(old)
+            self.published = True
         except BaseException:
+            if old is not None and old.exists() and not self.out.exists():
+                old.rename(self.out)  # put the previous results back
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+            self._unlock_quietly()
             raise
+        if old is not None:
+            _remove_own(old)

@@ -5,9 +5,13 @@ per replication, atomically; so a run streams to disk and memory does not grow w
 the number of replications. :func:`read_table` concatenates them back for analysis.
 
 CSV files are written straight from the numpy columns by :func:`columns_csv_writer`,
-byte for byte as ``DataFrame.to_csv(index=False, float_format="%.6g")`` writes them
-(``tests/test_csv_writer.py`` checks this), but two to three times faster and without
-importing pandas. pandas is imported only to write Parquet or to read tables back.
+byte for byte as ``DataFrame.to_csv(index=False)`` writes them (``tests/test_csv_writer.py``
+checks this), but faster and without importing pandas. pandas is imported only to
+write Parquet or to read tables back.
+
+Floats keep full precision: each is written as the shortest text that reads back to
+the same double (Python's ``repr``, as pandas writes them), so a day column late in a
+long run is exact, not rounded to 0.1 or 1 day as six significant digits would be.
 """
 
 from __future__ import annotations
@@ -71,13 +75,15 @@ _CHUNK_ROWS = 20_000
 def _csv_cells(arr: np.ndarray) -> tuple[list[str], bool]:
     """A column as CSV cells the way pandas writes it; and whether none needs quoting.
 
-    Floats are formatted with ``%.6g``, NaN as an empty cell; integers and booleans as
-    ``str`` does; in text (object) columns None and NaN are empty cells and anything
-    else is written with ``str``.
+    Floats are written with ``repr`` (the shortest text that reads back to the same
+    value; float32 columns as numpy writes them, in their own precision), NaN as an
+    empty cell; integers and booleans as ``str`` does; in text (object) columns None
+    and NaN are empty cells and anything else is written with ``str``.
     """
     kind = arr.dtype.kind
     if kind == "f":
-        cells: list[str] = list(map("%.6g".__mod__, arr.tolist()))
+        cells: list[str] = (list(map(float.__repr__, arr.tolist())) if arr.dtype.itemsize == 8
+                            else arr.astype(str).tolist())
         for i in np.flatnonzero(np.isnan(arr)).tolist():
             cells[i] = ""
         return cells, True
@@ -91,10 +97,9 @@ def _csv_cells(arr: np.ndarray) -> tuple[list[str], bool]:
 def write_columns_csv(f: IO[str], columns: Mapping[str, Any]) -> None:
     """Write equal-length numpy columns as CSV to the text file ``f``.
 
-    The output is identical to ``pandas.DataFrame(columns).to_csv(f, index=False,
-    float_format="%.6g")``. Columns of floats, integers, booleans and text (None or NaN
-    for missing text) are formatted here; any other column type hands the table to
-    pandas.
+    The output is identical to ``pandas.DataFrame(columns).to_csv(f, index=False)``.
+    Columns of floats, integers, booleans and text (None or NaN for missing text) are
+    formatted here; any other column type hands the table to pandas.
     """
     names = [str(name) for name in columns]
     arrays = [np.asarray(v) for v in columns.values()]
@@ -104,7 +109,7 @@ def write_columns_csv(f: IO[str], columns: Mapping[str, Any]) -> None:
     if not arrays or any(a.dtype.kind not in _KINDS for a in arrays):
         import pandas as pd
 
-        pd.DataFrame(dict(columns)).to_csv(f, index=False, float_format="%.6g")
+        pd.DataFrame(dict(columns)).to_csv(f, index=False)
         return
     writer = csv.writer(f, lineterminator=os.linesep)
     # Rows with two or more cells none of which needs quoting are joined directly, several
@@ -126,7 +131,7 @@ def write_columns_csv(f: IO[str], columns: Mapping[str, Any]) -> None:
 
 
 def columns_csv_writer(columns: Mapping[str, Any]) -> Callable[[IO[Any]], None]:
-    """A writer of ``columns`` as CSV (six significant digits) for :func:`write_atomic`."""
+    """A writer of ``columns`` as CSV (floats in full precision) for :func:`write_atomic`."""
 
     def write(f: IO[Any]) -> None:
         write_columns_csv(f, columns)
@@ -135,13 +140,13 @@ def columns_csv_writer(columns: Mapping[str, Any]) -> Callable[[IO[Any]], None]:
 
 
 def csv_writer(df: pd.DataFrame) -> Callable[[IO[Any]], None]:
-    """A writer of the DataFrame ``df`` as CSV (six significant digits) for :func:`write_atomic`.
+    """A writer of the DataFrame ``df`` as CSV (floats in full precision) for :func:`write_atomic`.
 
     Same output as :func:`columns_csv_writer` on the frame's columns.
     """
 
     def write(f: IO[Any]) -> None:
-        df.to_csv(f, index=False, float_format="%.6g")
+        df.to_csv(f, index=False)
 
     return write
 
