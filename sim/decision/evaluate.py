@@ -8,7 +8,8 @@ in which results come back. Only the per-replication metrics come back from a wo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,3 +118,28 @@ class Evaluator:
         """Every replication run of a scenario."""
         key = scenario if isinstance(scenario, str) else self.key(scenario)
         return self.store.get(key, {})
+
+
+@contextmanager
+def backend_for_session(name: str, workers: int, address: str | None = None) -> Iterator[Backend]:
+    """A backend for a whole decision run, which sends many small batches.
+
+    ``dask`` without an address starts one local cluster for the session (a
+    :class:`~sim.experiment.backends.DaskBackend` without an address would start one
+    per batch) and closes it at the end; everything else is
+    :func:`~sim.experiment.backends.make_backend`'s.
+    """
+    from sim.experiment.backends import DaskBackend, make_backend
+
+    if name != "dask" or address is not None:
+        yield make_backend(name, workers, address)
+        return
+    DaskBackend(None, workers)  # says what to install when the extra is missing
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    try:
+        yield DaskBackend(cluster.scheduler_address, workers)
+    finally:
+        cluster.close()

@@ -136,6 +136,7 @@ class PlanResult:
     replications_run: int
     backend: str
     workers: int
+    replication_rows: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -188,6 +189,12 @@ class PlanResult:
                 row["confirm_replications"] = est.replications
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def replications_frame(self) -> pd.DataFrame:
+        """Every replication run: plan, replication index, phase, target metrics and cost."""
+        import pandas as pd
+
+        return pd.DataFrame(self.replication_rows)
 
     def targets_frame(self) -> pd.DataFrame:
         """The chosen plan's estimate of each target, with its interval, and the verdict."""
@@ -338,9 +345,20 @@ def find_plan(scenario: Scenario, levers: LeverSet, targets: list[Target], setti
             reps = sorted(r for r in evaluator.replications_of(planner.scenario(plan)) if r >= n)
             cost, ests = planner.estimates(plan, reps)
             confirmed[plan] = PlanEstimates(cost, ests, len(reps))
+    rows = []
+    tried: list[tuple[str, float, Scenario]] = [("as given", 0.0, scenario)]
+    tried += [(levers.label(p), levers.fixed_cost_gbp(p), planner.scenario(p)) for p in log.screens]
+    for label, fixed, sc in tried:
+        for r, metrics in sorted(evaluator.replications_of(sc).items()):
+            row: dict[str, Any] = {"plan": label, "replication": r,
+                                   "phase": "screen" if r < n else "confirm"}
+            row.update({t.metric: metrics[t.metric] for t in targets})
+            row[COST_METRIC] = metrics[COST_METRIC]
+            row["plan_cost_gbp"] = metrics[COST_METRIC] + fixed
+            rows.append(row)
     return PlanResult(levers, targets, settings, delta, log, reference, picks, confirmation,
                       confirmed, time.perf_counter() - t0, evaluator.replications_run,
-                      evaluator.backend.name, evaluator.backend.workers)
+                      evaluator.backend.name, evaluator.backend.workers, rows)
 
 
 __all__ = ["MET", "MISSED", "PlanResult", "PlanSettings", "find_plan"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sim.decision.feasibility import Bound
@@ -72,7 +73,7 @@ class Target:
         return f"{self.metric} {self.op} {self.value:g} (tolerance {self.tolerance:g})"
 
 
-def parse_target(text: str, known_metrics: dict[str, object] | None = None) -> tuple[str, str, float]:
+def parse_target(text: str, known_metrics: Mapping[str, object] | None = None) -> tuple[str, str, float]:
     """``"identified_within_90d_share>=0.9"`` -> ``("identified_within_90d_share", ">=", 0.9)``."""
     match = _TARGET.match(text)
     if not match:
@@ -109,7 +110,7 @@ def parse_tolerance(text: str) -> tuple[str, float]:
 
 
 def make_targets(texts: list[str], tolerances: list[str] | None = None,
-                 known_metrics: dict[str, object] | None = None) -> list[Target]:
+                 known_metrics: Mapping[str, object] | None = None) -> list[Target]:
     """Targets from command-line texts, with tolerances given or by default.
 
     The default tolerance is :data:`DEFAULT_RELATIVE_TOLERANCE` times the target value;
