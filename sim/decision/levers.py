@@ -62,7 +62,8 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,59}")
 MAX_VALUES = 1000
 
 
-def _get(data: Mapping[str, Any], dotted: str) -> Any:
+def get_key(data: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted key of a scenario's data, or None."""
     node: Any = data
     for part in dotted.split("."):
         if not isinstance(node, Mapping) or part not in node:
@@ -71,7 +72,8 @@ def _get(data: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+def set_key(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set a dotted key of a scenario's data (None removes it), making parents as needed."""
     *parents, last = dotted.split(".")
     node = data
     for part in parents:
@@ -121,12 +123,12 @@ class Lever:
         """Set this lever to ``value`` in a scenario's data (0 or off removes its block)."""
         if self.kind == "switch":
             if not value:
-                _set(data, self.path, None)
+                set_key(data, self.path, None)
             return
         if value == 0 and self.kind in ("training", "outsourcing"):
-            _set(data, self.path.rsplit(".", 1)[0], None)
+            set_key(data, self.path.rsplit(".", 1)[0], None)
             return
-        _set(data, self.path, value)
+        set_key(data, self.path, value)
 
     def describe(self, value: Any) -> str:
         """A setting in words, for reports."""
@@ -310,7 +312,7 @@ def load_levers(path: Path, scenario: Scenario) -> LeverSet:
         file.problem(("define",), "define maps dotted scenario keys to blocks")
         define = None
     for key, block in (define or {}).items():
-        _set(base, str(key), block)
+        set_key(base, str(key), block)
     file.raise_if_problems()
     if define:
         try:
@@ -361,13 +363,13 @@ def load_levers(path: Path, scenario: Scenario) -> LeverSet:
             file.problem((*at, "path"), f"no staff pool '{groups['pool']}' in the scenario; "
                          f"pools are: {', '.join(sorted(base.get('staff', {})))}")
             continue
-        if block_path and _get(base, block_path) is None:
+        if block_path and get_key(base, block_path) is None:
             file.problem((*at, "path"), f"the scenario has no '{block_path}' block to set; add "
                          f"it to the scenario or under define: in this file")
             continue
         values = _values(file, (*at, "values"), kind)
         cost_gbp = entry.get("cost_gbp")
-        unit = _get(base, cost_key) if cost_key else None
+        unit = get_key(base, cost_key) if cost_key else None
         fixed = 0.0
         if cost_key:
             if cost_gbp is not None:
@@ -391,11 +393,11 @@ def load_levers(path: Path, scenario: Scenario) -> LeverSet:
         if values is None:
             continue
         levers.append(Lever(name, lever_path, kind, values, cost_key, float(unit), fixed))
-        current = _get(original, lever_path)
+        current = get_key(original, lever_path)
         if kind == "switch":
             reference[name] = current is not None
         elif current is None:
-            reference[name] = 0 if block_path and _get(original, block_path) is None else None
+            reference[name] = 0 if block_path and get_key(original, block_path) is None else None
         else:
             reference[name] = current
     file.raise_if_problems()
