@@ -248,3 +248,26 @@ def test_fbsim_plan_refuses_bad_input_without_traceback(costed, tmp_path):
                            "--target", "backlog_devices_end<=900")
     assert code == 2 and "file not found" in err
     assert not (tmp_path / "never").exists()
+
+
+def test_api_twin_gives_the_cli_s_numbers(costed, tmp_path):
+    import sim
+
+    levers = write_levers(tmp_path, GRID)
+    result = sim.plan(costed, levers, ["backlog_devices_end<=900"],
+                      tolerances=["backlog_devices_end=60"], screen_replications=3, first_stage=5,
+                      max_replications=60, seed=7)
+    out_dir = tmp_path / "cli"
+    code, _, err = run_cli("plan", str(costed), "--levers", str(levers),
+                           "--target", "backlog_devices_end<=900",
+                           "--tolerance", "backlog_devices_end=60", "--screen-reps", "3",
+                           "--first-stage", "5", "--max-reps", "60", "--workers", "1",
+                           "--seed", "7", "--out", str(out_dir), "--quiet", "--no-plots")
+    assert code == 0, err
+    import pandas as pd
+
+    frame = result.to_frame()
+    cli = pd.read_csv(out_dir / "plans.csv")
+    assert list(frame.plan) == list(cli.plan)
+    assert np.array_equal(frame["screen_cost_gbp_mean"].to_numpy(), cli["screen_cost_gbp_mean"])
+    assert list(frame.outcome) == list(cli.outcome)

@@ -166,6 +166,10 @@ class PlanResult:
         others = [p for p in self.shortlist if p != self.chosen]
         return sorted(others, key=lambda p: self.confirmed[p].cost.mean)
 
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`plans_frame`: every plan tried."""
+        return self.plans_frame()
+
     def plans_frame(self) -> pd.DataFrame:
         """One row per plan screened: settings, screening estimates, confirmation outcome."""
         import pandas as pd

@@ -114,6 +114,10 @@ class SensitivityResult:
         """Parameter names, in file order."""
         return [p.name for p in self.spec.parameters]
 
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`indices_frame`: every output's index for every parameter."""
+        return self.indices_frame()
+
     def indices_frame(self) -> pd.DataFrame:
         """One row per (output, parameter): the method's indices and their 95% half-widths."""
         import pandas as pd
