@@ -45,15 +45,33 @@ def probability(text: str) -> float:
     return value
 
 
-def require_backend(name: str) -> None:
-    """Refuse the dask backend, with what to install, when its extra is missing."""
-    if name != "dask":
-        return
+def chosen_backend(args: argparse.Namespace) -> str:
+    """``--backend`` (``dask`` with ``--scheduler``); refuses dask without its extra."""
+    name = "dask" if args.scheduler else str(args.backend)
+    if name == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UserError("the dask backend needs the 'dask' extra: pip install "
+                            "'forensic-backlog-sim[dask]'") from None
+    return name
+
+
+def results_folder(out: Path | None, default: Path, err: TextIO) -> Path:
+    """``--out`` if fbsim may write there, else the default (or the next free NAME-2)."""
+    from sim.results.folder import ResultsFolderError, check_writable, choose_out
+
     try:
-        import distributed  # noqa: F401
-    except ImportError:
-        raise UserError("the dask backend needs the 'dask' extra: pip install "
-                        "'forensic-backlog-sim[dask]'") from None
+        if out is not None:
+            check_writable(out)
+            return out
+        chosen = choose_out(default)
+    except ResultsFolderError as exc:
+        raise UserError(str(exc)) from None
+    if chosen != default:
+        print(f"note: {default} holds files fbsim did not write, so results go to {chosen}",
+              file=err)
+    return chosen
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -93,14 +111,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(default 60)")
     p.add_argument("--shortlist", type=positive_int, default=4,
                    help="plans the confirmation looks at (default 4)")
+    add_run_options(p, "plan")
+
+
+def add_run_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The options ``plan`` and ``sensitivity`` share: seed, where to run, where to write."""
     p.add_argument("--seed", type=non_negative_int, help="base seed (default: the scenario's)")
     p.add_argument("--workers", type=positive_int, help="parallel worker processes")
     p.add_argument("--backend", choices=("processes", "serial", "dask"), default="processes",
                    help="where replications run (default: local processes)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address (implies --backend dask)")
-    p.add_argument("--out", type=Path, help="results folder (default: results/plan-<scenario>)")
-    p.add_argument("--no-plots", action="store_true", help="do not draw the PNG")
+    p.add_argument("--out", type=Path,
+                   help=f"results folder (default: results/{command}-<scenario>)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the PNGs")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
@@ -124,7 +148,6 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sim.decision.planning import PlanSettings
     from sim.decision.targets import TargetError, make_targets
     from sim.experiment.backends import available_cpus
-    from sim.results.folder import ResultsFolderError, check_writable, choose_out
 
     scenario = load(args.scenario)
     try:
@@ -139,18 +162,9 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                             max_replications=max(args.max_reps, args.first_stage),
                             cost_tolerance_gbp=args.cost_tolerance, budget_gbp=args.budget)
     workers = args.workers or available_cpus()
-    default_out = Path("results") / f"plan-{scenario.name}"
-    try:
-        if args.out is not None:
-            out_dir: Path = args.out
-            check_writable(out_dir)
-        else:
-            out_dir = choose_out(default_out)
-    except ResultsFolderError as exc:
-        raise UserError(str(exc)) from None
+    out_dir = results_folder(args.out, Path("results") / f"plan-{scenario.name}", err)
     levers_text = args.levers.read_text(encoding="utf-8")
-    backend_name = "dask" if args.scheduler else args.backend
-    require_backend(backend_name)
+    backend_name = chosen_backend(args)
     t0 = time.perf_counter()
     with backend_for_session(backend_name, workers, args.scheduler) as backend:
         result = _run(args, scenario, levers, targets, settings, backend, out_dir, levers_text,

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from sim.cli.common import EXIT_OK, UserError, fmt_number, int_at_least, load, non_negative_int, positive_int
-from sim.cli.plan import require_backend
+from sim.cli.common import EXIT_OK, UserError, fmt_number, int_at_least, load, positive_int
+from sim.cli.plan import add_run_options, chosen_backend, results_folder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,16 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(default 32)")
     p.add_argument("--reps", type=positive_int, default=2,
                    help="replications per sample point (default 2)")
-    p.add_argument("--seed", type=non_negative_int, help="base seed (default: the scenario's)")
-    p.add_argument("--workers", type=positive_int, help="parallel worker processes")
-    p.add_argument("--backend", choices=("processes", "serial", "dask"), default="processes",
-                   help="where replications run (default: local processes)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="Dask scheduler address (implies --backend dask)")
-    p.add_argument("--out", type=Path,
-                   help="results folder (default: results/sensitivity-<scenario>)")
-    p.add_argument("--no-plots", action="store_true", help="do not draw the PNGs")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_run_options(p, "sensitivity")
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -57,7 +48,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sim.decision.sensitivity_folder import ranking_key, write_sensitivity_folder
     from sim.decision.uncertain import load_uncertain
     from sim.experiment.backends import available_cpus
-    from sim.results.folder import ResultsFolderError, StagedFolder, check_writable, choose_out
+    from sim.results.folder import ResultsFolderError, StagedFolder
     from sim.results.provenance import host_facts_later, manifest
 
     try:
@@ -76,18 +67,9 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         method, samples = choose_method(spec, settings)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    default_out = Path("results") / f"sensitivity-{scenario.name}"
-    try:
-        if args.out is not None:
-            out_dir: Path = args.out
-            check_writable(out_dir)
-        else:
-            out_dir = choose_out(default_out)
-    except ResultsFolderError as exc:
-        raise UserError(str(exc)) from None
+    out_dir = results_folder(args.out, Path("results") / f"sensitivity-{scenario.name}", err)
     params_text = args.params.read_text(encoding="utf-8")
-    backend_name = "dask" if args.scheduler else args.backend
-    require_backend(backend_name)
+    backend_name = chosen_backend(args)
     started = dt.datetime.now(dt.UTC)
     host = host_facts_later()
     t0 = time.perf_counter()
