@@ -253,7 +253,7 @@ def test_fbsim_plan_refuses_bad_input_without_traceback(costed, tmp_path):
 def test_api_twin_gives_the_cli_s_numbers(costed, tmp_path):
     import sim
 
-    levers = write_levers(tmp_path, GRID)
+    levers = write_levers(tmp_path, SMALL)
     result = sim.plan(costed, levers, ["backlog_devices_end<=900"],
                       tolerances=["backlog_devices_end=60"], screen_replications=3, first_stage=5,
                       max_replications=60, seed=7)

@@ -137,8 +137,10 @@ def backend_for_session(name: str, workers: int, address: str | None = None) -> 
     DaskBackend(None, workers)  # says what to install when the extra is missing
     from distributed import LocalCluster
 
+    # A dashboard on a free port (":0"): another cluster on this machine may hold the
+    # default 8787, and distributed starts one there even when asked for none.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     try:
         yield DaskBackend(cluster.scheduler_address, workers)
     finally:
