@@ -40,7 +40,8 @@ from sim.config import ScenarioError
 
 #: The commands, in the order ``fbsim --help`` lists them: name -> module under sim.cli.
 COMMANDS = {"run": "sim.cli.run", "compare": "sim.cli.compare", "check": "sim.cli.check",
-            "validate": "sim.cli.validate"}
+            "validate": "sim.cli.validate", "plan": "sim.cli.plan",
+            "sensitivity": "sim.cli.sensitivity"}
 
 
 #: Thread-count settings of the BLAS libraries numpy may be built with. fbsim never
