@@ -362,3 +362,56 @@ def test_more_staff_or_more_skill_never_finds_fewer_children(change, metric):
     assert ok.size >= 4
     se = ok.std(ddof=1) / math.sqrt(ok.size) if ok.size > 1 else 0.0
     assert ok.mean() > 0 and ok.mean() > 2 * se, (metric, ok)
+
+
+def test_shift_pool_utilisation_counts_work_on_shift_not_jobs_held_overnight():
+    # Two examiners, 8 h a day on weekdays: 80 shift-hours a week against 7 x 365/365.25
+    # jobs a week of 5 h: they work ~44% of their shift time, though they hold a job
+    # over most nights and weekends.
+    office = {"headcount": 2, "hours_per_day": 8, "days_per_week": 5, "availability": 1.0}
+    data = base(**{"staff.lab": office, "demand.referrals_per_year": 365.25 / 2,
+                   "run.horizon_days": 3000, "run.timeseries_interval_days": 28})
+    rec = run(data)
+    st = rec.frame("staff_timeseries")
+    lab = st[(st.pool == "lab") & (st.day > 0)]
+    expected = 7 * 5.0 / 80.0
+    assert lab.utilisation.mean() == pytest.approx(expected, abs=0.03)
+    assert (lab.utilisation <= 1.0 + 1e-9).all()
+
+
+def test_children_found_at_research_are_referred_when_no_action_follows():
+    # At-warrant referral holds a child found at research until the warrant; a case
+    # closed with no further action has no warrant to wait for, so the child is
+    # referred at the decision (the end of intake), not held for ever.
+    data = base(**{"triage.warrant_probability": dict.fromkeys(LEVELS, 0.0),
+                   "triage.contact_children_found_at_research_probability": 1.0,
+                   "policies.safeguarding_referral": "at_warrant"})
+    research = settled(run(data))[lambda c: c.route == "research"]
+    assert len(research) > 300
+    np.testing.assert_allclose(research.safeguarding_referral_day - research.referral_day,
+                               2 / 24, atol=1e-9)
+
+
+def test_restricted_mean_is_the_area_under_the_survival_curve():
+    from sim.analysis.survival import kaplan_meier, restricted_mean
+
+    t, s = kaplan_meier(np.array([10.0, 20.0, 400.0, 30.0]), np.array([True, True, True, False]))
+    # S = 1 on [0,10), 3/4 on [10,20), 1/2 on [20, 400): area to 365 = 10 + 7.5 + 172.5
+    assert restricted_mean(t, s, 365.0) == pytest.approx(10 + 0.75 * 10 + 0.5 * 345)
+    t, s = kaplan_meier(np.array([5.0]), np.array([False]))
+    assert restricted_mean(t, s, 365.0) == 365.0  # nobody safeguarded: the whole year
+
+
+@pytest.mark.parametrize("p_kiosk", [0.0, 1.0])
+def test_the_kiosk_finds_with_its_own_tiers_skill_once(p_kiosk):
+    kiosk = {"pool": "kiosks", "service": fixed_h(1)}
+    data = base(**{"stages.device_triage.kiosk": kiosk, "policies.kiosk_share_of_phones": 1.0,
+                   "staff.kiosks": {"headcount": 500, **HOURS_24_7, "tiers": [
+                       {"name": "kiosk", "share": 1, "find_probability": p_kiosk}]}})
+    exam = settled(run(data))[lambda c: c.route == "examination"]
+    assert len(exam) > 300
+    found = exam.found_at.value_counts()
+    if p_kiosk == 0.0:
+        assert "kiosk" not in found and found.get("image_grading", 0) == len(exam)
+    else:
+        assert found.get("kiosk", 0) == len(exam)

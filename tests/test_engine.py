@@ -22,7 +22,7 @@ from sim.config.distspec import DistSpec
 from sim.distributions import BLOCK, item_sampler, sampler
 from sim.model.engine import Call, Engine
 from sim.model.staff_sampler import STAFF_COLUMNS, TIER_COLUMNS
-from sim.model.station import Station
+from sim.model.station import EXPEDITE_LIMIT, Station
 from sim.monitor.records import StationLog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +102,8 @@ def test_handing_the_next_job_to_the_same_member_changes_nothing(path, make_mini
 
     def counting(self: Station, event: Call) -> None:
         waiting = bool(self.queue) and self.pool is not None and len(self.pool.stations) == 1
+        if waiting and not self.pool.on_shift:  # off shift only an expedited head may be taken
+            waiting = self.queue[0][0] < EXPEDITE_LIMIT
         if waiting:  # the invariant the hand-over relies on: no member free while a job waits
             assert not any(self.pool.free), (self.name, self.pool.free)
             handed_over.append(1)
@@ -124,6 +126,7 @@ class _RowSampler:
         self.rows: list[tuple[Any, ...]] = []
         self.tier_rows: list[tuple[Any, ...]] = []
         self.last_area = [0.0] * len(self.pools)
+        self.last_shift = [0.0] * len(self.pools)
         self.last_day = 0.0
         self._sample()
 
@@ -131,9 +134,16 @@ class _RowSampler:
         now = self.env.now
         span = now - self.last_day
         for i, pool in enumerate(self.pools):
-            pool._account(now)
-            busy = (pool.busy_area - self.last_area[i]) / span if span > 0 else float(pool.busy)
-            self.last_area[i] = pool.busy_area
+            if pool.calendar is None:
+                pool._account(now)
+                busy = (pool.busy_area - self.last_area[i]) / span if span > 0 else float(pool.busy)
+                self.last_area[i] = pool.busy_area
+            else:  # shift pools: staff working during the shift time since the last sample
+                worked, on_shift = pool.working_time(now)
+                shift = on_shift - self.last_shift[i]
+                busy = ((worked - self.last_area[i]) / shift if shift > 1e-12
+                        else float(pool.busy) if now <= 0 else math.nan)
+                self.last_area[i], self.last_shift[i] = worked, on_shift
             employed = sum(pool.on_duty)
             self.rows.append((now, pool.name, employed, busy,
                               busy / employed if employed else math.nan,

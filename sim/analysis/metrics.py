@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.analysis.costs import replication_cost
-from sim.analysis.survival import kaplan_meier, quantile, survival_at
+from sim.analysis.survival import kaplan_meier, quantile, restricted_mean, survival_at
 from sim.config.schema import RISK_LEVELS, Scenario
 from sim.monitor.records import Records
 from sim.monitor.tables import ROUTES_CHILD
@@ -66,6 +66,10 @@ def _route_metrics() -> dict[str, MetricInfo]:
             "children", f"Children {words}, in cases referred during the window")
         out[f"children_not_identified_end_{r}"] = MetricInfo(
             "children", f"Children {words}, not identified by the end of the run (any cohort)")
+        out[f"days_at_risk_first_year_{r}_mean"] = MetricInfo(
+            "days", f"Mean days at risk in the first year after referral, children {words}: "
+                    f"until social care acted, 365 for a child not safeguarded within the year "
+                    f"(restricted mean, Kaplan–Meier: counts every child, found or not)")
     return out
 
 
@@ -83,6 +87,13 @@ METRICS: dict[str, MetricInfo] = {
     "identified_within_365d_share": MetricInfo(
         "share", "Children identified within a year of referral, all routes"),
     **_route_metrics(),
+    "identified_contact_within_90d_share": MetricInfo(
+        "share", "Children in contact with the suspect (research and warrant routes together), "
+                 "identified within 90 days of referral: comparable across scenarios that change "
+                 "what research finds"),
+    "days_at_risk_first_year_contact_mean": MetricInfo(
+        "days", "As days_at_risk_first_year_mean, children in contact (research and warrant "
+                "routes together)"),
     "depicted_identified_within_365d_share": MetricInfo(
         "share", "Depicted (first-generation) children identified within a year (as "
                  "identified_depicted_within_365d_share)"),
@@ -95,6 +106,9 @@ METRICS: dict[str, MetricInfo] = {
     "time_to_safeguard_median_days": MetricInfo(
         "days", "Median time from referral until social care has acted (Kaplan–Meier; children "
                 "never identified count as not yet safeguarded)"),
+    "days_at_risk_first_year_mean": MetricInfo(
+        "days", "Mean days at risk in the first year after referral, all children (restricted "
+                "mean of time to safeguarding, capped at 365 days: a child never found counts 365)"),
     "child_days_at_risk": MetricInfo(
         "child-days", "Days at risk inside the window of children identified by the end, from "
                       "referral (or run start) until social care acted (or the end)"),
@@ -247,6 +261,8 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
     at_risk_to = np.minimum(np.where(np.isnan(safe_day), end, safe_day), end)
     days_at_risk = np.where(identified, np.maximum(at_risk_to - at_risk_from, 0.0), 0.0)
     route = ch["route"]
+    safe_obs_all = ch["safeguarded"]
+    safe_all = np.where(np.isnan(safe_day), end, safe_day) - ch["referral_day"]
     window_years = max(end - start, 1e-9) / 365.25
     for r in ROUTES:
         in_route = route == r
@@ -261,6 +277,18 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
         m[f"child_days_at_risk_{r}"] = float(np.sum(days_at_risk[in_route]))
         m[f"children_{r}"] = float(n_here)
         m[f"children_not_identified_end_{r}"] = float(np.count_nonzero(in_route & ~identified))
+        at, asv = _km(safe_all[here], safe_obs_all[here])
+        m[f"days_at_risk_first_year_{r}_mean"] = (restricted_mean(at, asv, 365.0) if n_here
+                                                  else math.nan)
+    # Children in contact as one population: which of the two routes a child is on
+    # depends on research, so a lever that changes research moves children between them.
+    contact = new & np.isin(route, ("research", "warrant"))
+    ct, cs = _km(ttid[contact], identified[contact])
+    m["identified_contact_within_90d_share"] = (float(1.0 - survival_at(ct, cs, 90.0))
+                                                if contact.any() else math.nan)
+    at, asv = _km(safe_all[contact], safe_obs_all[contact])
+    m["days_at_risk_first_year_contact_mean"] = (restricted_mean(at, asv, 365.0)
+                                                 if contact.any() else math.nan)
     m["depicted_identified_within_365d_share"] = m["identified_depicted_within_365d_share"]
     vid_found = (ch["found_at"] == "victim_identification") & (ch["identified_day"] >= start)
     m["depicted_identified_per_year"] = float(np.count_nonzero(vid_found)) / window_years
@@ -269,6 +297,8 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
     safe_dur = np.where(np.isnan(safe_day), end, safe_day)[new] - ch["referral_day"][new]
     st, ss = _km(safe_dur, safe_obs)
     m["time_to_safeguard_median_days"] = quantile(st, ss, 0.5) if safe_dur.size else math.nan
+    m["days_at_risk_first_year_mean"] = (restricted_mean(st, ss, 365.0) if safe_dur.size
+                                         else math.nan)
     m["child_days_at_risk"] = float(np.sum(days_at_risk))
     m["child_days_at_risk_contact"] = (m["child_days_at_risk_research"]
                                        + m["child_days_at_risk_warrant"])

@@ -72,3 +72,24 @@ def quantile(times: np.ndarray, survival: np.ndarray, q: float) -> float:
         raise ValueError("q must be in (0, 1)")
     hit = np.nonzero(survival <= 1.0 - q + 1e-12)[0]
     return float(times[hit[0]]) if hit.size else float("nan")
+
+
+def restricted_mean(times: np.ndarray, survival: np.ndarray, tau: float) -> float:
+    """Restricted mean survival time: the area under S from 0 to ``tau``.
+
+    The mean time, capped at ``tau``, until the event: children never safeguarded within
+    ``tau`` count ``tau`` days. Censoring is handled by the Kaplan–Meier curve; beyond the
+    last event time S stays at its last value.
+
+    Parameters
+    ----------
+    times, survival : numpy.ndarray
+        Output of :func:`kaplan_meier`.
+    tau : float
+        The cap, e.g. 365 days.
+    """
+    if tau <= 0:
+        raise ValueError("tau must be positive")
+    edges = np.concatenate([[0.0], times[times < tau], [tau]])
+    levels = np.concatenate([[1.0], survival[times < tau]])
+    return float(np.sum(np.diff(edges) * levels))

@@ -20,7 +20,7 @@ from sim.config.common import (
     Strict,
     check_shares,
 )
-from sim.config.distspec import Duration
+from sim.config.distspec import Duration, Quantity
 
 #: The eight pipeline stages of MODEL.md, in pipeline order.
 STAGE_NAMES: tuple[str, ...] = (
@@ -43,16 +43,22 @@ class OtherWork(Strict):
     priority class drawn from ``priority_mix`` (the stage's four classes, named like
     the risk levels) and a work time from ``service``. They queue with the stage's
     IIOC items under the same discipline, are served by the same pool and then leave.
+    ``waiting_at_start`` jobs are already queued at time zero, their ages drawn from
+    ``waiting_age_days`` (today's backlog of that work), with the same priority mix.
     """
 
     jobs_per_year: NonNegFloat
     annual_growth_rate: Annotated[float, Field(gt=-1.0, le=10.0)] = 0.0
     priority_mix: RiskShares
     service: Duration
+    waiting_at_start: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    waiting_age_days: Quantity | None = None
 
     @model_validator(mode="after")
     def _mix(self) -> OtherWork:
         check_shares(self.priority_mix.model_dump(), "other_work.priority_mix")
+        if self.waiting_at_start > 0 and self.waiting_age_days is None:
+            raise ValueError("waiting_at_start needs waiting_age_days (their ages)")
         return self
 
 

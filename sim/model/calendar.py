@@ -160,7 +160,8 @@ class ShiftClock:
         # boundary, where rounding could tip the answer either way.
         self._on = start <= env._now < self._end - _EPS_DAYS
         for pool in pools:
-            pool.on_shift = self._on
+            if not self._on:
+                pool.shift_ends(env._now)
         self._schedule(self._off_at() if self._on else start)
 
     def _off_at(self) -> float:
@@ -178,10 +179,13 @@ class ShiftClock:
 
     def _change(self, _call: Call) -> None:
         self._on = on = not self._on
+        now = self.env._now
         for pool in self.pools:
-            pool.on_shift = on
             if on:
+                pool.shift_starts(now)
                 pool.dispatch()
+            else:
+                pool.shift_ends(now)
         if on:
             self._schedule(self._off_at())
         else:

@@ -466,11 +466,25 @@ class Pipeline:
             days = poisson_days(cfg.jobs_per_year, cfg.annual_growth_rate, end_day,
                                 self.streams.get("other_work.arrivals", k))
             mix = np.asarray(cfg.priority_mix.values_in_order(), dtype=float)
+            mix = mix / mix.sum()
             priority = self.streams.get("other_work.priority", k).choice(
-                len(RISK_LEVELS), size=days.size, p=mix / mix.sum()).tolist()
+                len(RISK_LEVELS), size=days.size, p=mix).tolist()
             hours = draw(cfg.service, self.streams.get("other_work.service", k), days.size).tolist()
             jobs = list(map(Job, range(-1, -days.size - 1, -1), priority, days.tolist(), hours))
             station.on_done = self._job_or(station.on_done, station.pass_tier, stage)
+            n_old = cfg.waiting_at_start
+            if n_old and cfg.waiting_age_days is not None:
+                # Today's queue of this work: ids after the new jobs', arrived age days ago.
+                sub = len(OTHER_WORK_STAGES) + k
+                ages = draw(cfg.waiting_age_days, self.streams.get("other_work.arrivals", sub),
+                            n_old)
+                old_priority = self.streams.get("other_work.priority", sub).choice(
+                    len(RISK_LEVELS), size=n_old, p=mix).tolist()
+                old_hours = draw(cfg.service, self.streams.get("other_work.service", sub), n_old)
+                first = -days.size - 1
+                for i, (age, prio, work) in enumerate(zip(ages.tolist(), old_priority,
+                                                          old_hours.tolist(), strict=True)):
+                    station.arrive(Job(first - i, prio, -age, work), -age)
             self._chain(days, jobs, station.arrive)
 
     def _job_or(self, done: Callable[..., None], pass_tier: bool, stage: str
@@ -603,8 +617,8 @@ class Pipeline:
 
     def _gate_open(self, case: Case) -> bool:
         policy = self.policy
-        if policy == "immediate":
-            return True
+        if policy == "immediate" or case.action == NO_ACTION:
+            return True  # no warrant and no examination will come: nothing to wait for
         gate = case.t_warrant if policy == "at_warrant" else case.t_exam_done
         return gate == gate  # not NaN
 
@@ -645,6 +659,8 @@ class Pipeline:
             case.action = VOLUNTARY
         else:
             case.action = NO_ACTION
+            if case.held_children:  # found at research, held for a warrant that won't come
+                self._release_held(case)
             return
         self.enforcement.arrive(case)
 
@@ -707,9 +723,7 @@ class Pipeline:
 
     def _kiosk_done(self, device: Device, tier: int) -> None:
         self._escalate(device.case)
-        if device.hidden:
-            self._search(device, self._find_probability(self.kiosk, tier), FOUND_KIOSK, False)
-        self._examined_by(device, 1.0, FOUND_KIOSK)
+        self._examined_by(device, self._find_probability(self.kiosk, tier), FOUND_KIOSK)
 
     def _examined(self, device: Device, tier: int) -> None:
         if device.hidden:

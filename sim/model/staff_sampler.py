@@ -60,6 +60,9 @@ class StaffSampler:
         n = len(self.pools)
         #: Per pool: busy-time integral at each sample, head-count per tier at each.
         self.areas: list[list[float]] = [[] for _ in range(n)]
+        #: Shift pools: days on shift up to each sample (their areas count worked time).
+        self.shift_days: list[list[float] | None] = [
+            [] if pool.calendar is not None else None for pool in self.pools]
         self.on_duty: list[list[tuple[int, ...]]] = [[] for _ in range(n)]
         #: Busy staff at samples taken no time after the previous one: (sample, pool).
         self.busy_now: dict[tuple[int, int], float] = {}
@@ -83,10 +86,15 @@ class StaffSampler:
                 self.busy_now[0, i] = float(pool.busy)
         days.append(now)
         status = self._status
-        for pool, areas, on_duty, states in zip(self.pools, self.areas, self.on_duty,
-                                                self.states, strict=True):
-            pool._account(now)
-            areas.append(pool.busy_area)
+        for pool, areas, on_duty, states, shift in zip(self.pools, self.areas, self.on_duty,
+                                                       self.states, self.shift_days, strict=True):
+            if shift is None:
+                pool._account(now)
+                areas.append(pool.busy_area)
+            else:
+                worked, on_shift_days = pool.working_time(now)
+                areas.append(worked)
+                shift.append(on_shift_days)
             on_duty.append(tuple(pool.on_duty))
             if states is not None:
                 states.append(tuple(status(pool).values()))
@@ -97,14 +105,26 @@ class StaffSampler:
 
     def release(self) -> None:
         """Drop the samples (after the tables are made) and the scheduled call."""
-        self.days, self.areas, self.on_duty, self.states = [], [], [], []
+        self.days, self.areas, self.on_duty, self.states, self.shift_days = [], [], [], [], []
         self._next = None  # type: ignore[assignment]
 
     # ----------------------------------------------------------------- tables
     def _busy(self, i: int, days: np.ndarray) -> np.ndarray:
-        """Mean busy staff of pool ``i`` between consecutive samples."""
+        """Mean busy staff of pool ``i`` between consecutive samples.
+
+        For a shift pool: mean staff working during the shift time between the samples
+        (a job held over a night or a weekend is not work; NaN with no shift time).
+        """
         area = np.asarray(self.areas[i], dtype=np.float64)
         busy = np.empty(days.size)
+        shift = self.shift_days[i]
+        if days.size and shift is not None:
+            on = np.diff(np.asarray(shift, dtype=np.float64), prepend=0.0)
+            last_area = np.concatenate(([0.0], area[:-1]))
+            busy[:] = NAN
+            np.divide(area - last_area, on, out=busy, where=on > 1e-12)
+            busy[0] = float(self.busy_now.get((0, i), busy[0]))
+            return busy
         if days.size:
             span = np.diff(days, prepend=0.0)
             last_area = np.concatenate(([0.0], area[:-1]))

@@ -107,6 +107,14 @@ class Pool:
         self.shift_hours_per_work_hour = 1.0 / availability
         #: False between shifts: a free member then takes expedited items only.
         self.on_shift = True
+        # Off-shift book-keeping (shift pools): busy_area integrates members *holding* a
+        # job, paused or not; these take out what was held between shifts, so that
+        # working_time() gives the busy time actually worked and the shift time it was
+        # worked in. Kept at the shift changes, off the hot path.
+        self._off_area = 0.0
+        self._off_time = 0.0
+        self._off_mark = 0.0
+        self._off_since = 0.0
         self.stations: list[Station] = []
         self.busy = 0
         self.busy_area = 0.0
@@ -114,6 +122,32 @@ class Pool:
         #: True if :meth:`release` is this one whenever no member of the tier is leaving
         #: (stations then inline it); a subclass that extends it otherwise sets False.
         self.plain_release = type(self).release is Pool.release
+
+    def shift_ends(self, now: float) -> None:
+        """The shift ends at ``now``: stop counting held jobs as work."""
+        self._account(now)
+        self.on_shift = False
+        self._off_mark = self.busy_area
+        self._off_since = now
+
+    def shift_starts(self, now: float) -> None:
+        """The shift starts at ``now``: what was held off shift is not work."""
+        self._account(now)
+        self.on_shift = True
+        self._off_area += self.busy_area - self._off_mark
+        self._off_time += now - self._off_since
+
+    def working_time(self, now: float) -> tuple[float, float]:
+        """(member-days busy on shift, days on shift) from time zero to ``now``.
+
+        For a continuous pool these are the busy-time integral and ``now`` itself.
+        """
+        self._account(now)
+        off_area, off_time = self._off_area, self._off_time
+        if not self.on_shift:
+            off_area += self.busy_area - self._off_mark
+            off_time += now - self._off_since
+        return self.busy_area - off_area, now - off_time
 
     def tier_index(self, name: str) -> int:
         """Position of tier ``name`` (pool order, fastest first)."""
