@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.config import Scenario, scenario_from_dict
+from sim.config import RISK_LEVELS, Scenario, scenario_from_dict
 from sim.monitor.records import Records
 
-LEVELS = ("very_high", "high", "medium", "low")
+from .conftest import _set
+
+LEVELS = RISK_LEVELS
 ROUND_THE_CLOCK = {"hours_per_day": 24, "days_per_week": 7, "availability": 1.0}
 
 
@@ -31,14 +33,7 @@ def hours(mean: float, family: str = "fixed") -> dict[str, Any]:
 def apply(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Set dotted keys of ``data`` in place (``None`` deletes) and return it."""
     for dotted, value in changes.items():
-        node = data
-        *parents, last = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
+        _set(data, dotted, value)
     return data
 
 

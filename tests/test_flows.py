@@ -18,6 +18,7 @@ from sim.analysis import flows
 from sim.config import RISK_LEVELS, Scenario
 from sim.model.replication import run_replication
 from sim.monitor.records import Records
+from sim.monitor.tables import ROUTES_CHILD
 
 from ._flow_scenarios import LEVELS, hours, mean_with_se, scenario
 
@@ -197,11 +198,16 @@ def test_other_work_arrives_with_its_own_growth_classes_and_service():
 
 
 # ------------------------------------------------------------------ classes
+@pytest.fixture(scope="module")
+def decided() -> tuple[Scenario, Records]:
+    sc = scenario(**AMPLE, **DECISION, **{"run.horizon_days": 1200})
+    return sc, _run(sc)
+
+
 @pytest.mark.parametrize("station", ["enforcement", "device_triage", "kiosk",
                                      "lab_examination"])
-def test_queue_classes_follow_grading_the_decision_and_escalation(station):
-    sc = scenario(**AMPLE, **DECISION, **{"run.horizon_days": 1200})
-    rec = _run(sc)
+def test_queue_classes_follow_grading_the_decision_and_escalation(decided, station):
+    sc, rec = decided
     visits = rec.frame("stage_visits")
     rows = visits[(visits.stage == station) & (visits.arrive_day > 0)
                   & (visits.arrive_day < rec.window[1] - 30)]
@@ -232,15 +238,41 @@ def test_children_found_per_referral_and_cases_at_victim_identification():
     children = rec.frame("children")
     children = children[children.identified]
     expected = flows.children_found_per_referral(sc)
+    assert set(expected) == set(ROUTES_CHILD)
     for route, per_referral in expected.items():
         found = (children[children.route == route].groupby("case_id").size()
                  .reindex(cases.case_id, fill_value=0).to_numpy())
         _close(*mean_with_se(found), per_referral, f"children found per referral, {route}")
-    assert flows.children_referred_per_referral(sc) == pytest.approx(sum(expected.values()))
+    assert flows.items_per_referral(sc, "safeguarding") == pytest.approx(sum(expected.values()))
     visits = rec.frame("stage_visits")
     vid = visits[visits.stage == "victim_identification"]
     at_vid = cases.case_id.isin(vid.case_id).to_numpy()
-    _share(at_vid, flows.vid_cases_per_referral(sc), "cases at victim identification")
+    _share(at_vid, flows.items_per_referral(sc, "victim_identification"),
+           "cases at victim identification")
+
+
+@pytest.mark.parametrize("policy", ["immediate", "at_warrant", "after_examination"])
+def test_children_referred_to_safeguarding_by_policy(policy):
+    """With a gate (warrant, examination), children research found in a case with no
+    further action are held for ever: they are identified but never referred."""
+    sc = scenario(**AMPLE, **DECISION, **{"run.horizon_days": 1000,
+                                          "policies.safeguarding_referral": policy})
+    rec = _run(sc)
+    cases = _settled_cases(rec, margin_days=60)
+    children = rec.frame("children")
+    visits = rec.frame("stage_visits")
+    referred = visits[visits.stage == "safeguarding"].merge(
+        children[["child_id", "case_id"]], left_on="entity_id", right_on="child_id",
+        suffixes=("_visit", ""))
+    per_case = (referred.groupby("case_id").size().reindex(cases.case_id, fill_value=0)
+                .to_numpy())
+    _close(*mean_with_se(per_case), flows.items_per_referral(sc, "safeguarding"),
+           f"children referred per referral ({policy})")
+    found = sum(flows.children_found_per_referral(sc).values())
+    if policy == "immediate":
+        assert flows.items_per_referral(sc, "safeguarding") == pytest.approx(found)
+    else:
+        assert flows.items_per_referral(sc, "safeguarding") < found - 0.01
 
 
 def test_count_pgf_of_each_family():

@@ -1,42 +1,34 @@
-"""The expected flows a scenario implies: how many items reach each stage, and their work.
+"""The expected flows a scenario implies: how many items reach each stage, with what work.
 
 One source for each domain rule the analytic side needs (:mod:`sim.analysis.load`,
-:mod:`sim.analysis.check`), written as small functions of the scenario alone. Each
-rule is the one :mod:`sim.model.pipeline` applies item by item; ``tests/test_flows.py``
-checks every one against a simulation. Pure Python (no numpy, no SimPy), so that
-``fbsim validate`` stays light.
+:mod:`sim.analysis.check`): small functions of the scenario alone, each stating in
+expectation a rule that :mod:`sim.model.pipeline` applies item by item, and each
+checked against a simulation in ``tests/test_flows.py``. Pure Python (no numpy, no
+SimPy), so that ``fbsim validate`` stays light.
 
-What the pipeline does, and the function that says it in expectation:
-
-- risk grading moves a case one level with the scenario's error rate
-  (:func:`grading_matrix`, :func:`graded_mix`);
-- after intake, the *graded* risk decides warrant, voluntary attendance or no further
-  action (:func:`action_shares`); only the first two reach enforcement
-  (:func:`acted_share`);
-- a warrant seizes every device, a voluntary attendance a share of them
-  (:func:`seized_share`, :func:`devices_per_referral`);
-- a device of the kiosk type takes the kiosk route with ``kiosk_share_of_phones``,
+- Risk grading moves a misgraded case one level (:func:`grading_matrix`).
+- After intake the *graded* risk decides warrant, voluntary attendance or no further
+  action (:func:`actions`); only the first two reach enforcement. A warrant seizes
+  every device, a voluntary attendance a share (:func:`seized_share`).
+- A device of the kiosk type takes the kiosk route with ``kiosk_share_of_phones``,
   whether or not device triage (and with it the kiosk station) is enabled: a disabled
-  station passes work straight on, and the kiosk route never reaches the lab
-  (:func:`device_routes`);
-- grading is redone with the serving tier's ``rework_probability``, so visits per
-  device are geometric (:func:`grading_visits_per_device`);
-- ``other_work`` is a Poisson stream of jobs with its own growth, classes and service
-  (:func:`other_work_per_day`, :func:`other_work_classes`);
-- work per item adds the common ``service``, the device type's time, hours per TB of
-  data (grown to the day it is seized) and hours per unknown image (at the hash set's
-  size on the day, plus verification votes at upload) (:func:`work_mix`);
-- the queue class of an item is the priority its case has when it joins the queue:
-  the lowest at intake (not yet graded), the graded risk after, the top one from the
-  lab on once a device triage or kiosk escalates the case or a child is found on one
-  of its devices (:func:`class_shares`).
+  station passes work on, and the kiosk route never reaches the lab
+  (:func:`device_routes`).
+- Grading is redone with the serving tier's ``rework_probability``: visits per device
+  are geometric (:func:`grading_visits_per_device`).
+- ``other_work`` is a Poisson stream with its own growth, priority mix and service
+  (:func:`other_work_per_day`).
+- Work per visit adds the common ``service``, the device type's time, hours per TB of
+  data grown to the day of seizure, and hours per image not matched by hash at the
+  hash set's size on the day, with the verification votes at upload (:func:`work_mix`).
+- An item's queue class is its case's priority when it joins the queue
+  (:func:`class_shares`).
 
-Tiers enter through their share of the work: a pool whose members are all busy
-completes jobs by tier in proportion to head-count times speed
-(:func:`tier_work_shares`); with idle members the fastest tier takes more, so rates
-that differ by tier are exact only for a pool with one tier (or equal tiers) or near
-saturation. Children and escalations ignore trail decay (``discovery``): with a
-half-life they are upper bounds.
+Tiers enter through their share of the work: with every member busy, a pool completes
+jobs by tier in proportion to head-count times speed (:func:`tier_work_shares`); with
+idle members the fastest tier takes more, so a rate that differs by tier is exact for
+one tier (or equal tiers) or near saturation. Trail decay (``discovery``) is ignored:
+with half-lives, children found and escalations are upper bounds.
 """
 
 from __future__ import annotations
@@ -50,34 +42,62 @@ from sim.config.schema import (
     DEVICE_STAGES,
     OTHER_WORK_STAGES,
     RISK_LEVELS,
+    OtherWork,
     Scenario,
     StaffPool,
     Stage,
 )
 
-#: One value per risk level (or priority class), very high first.
+#: One value per risk level (a priority class), very high first.
 Vector = tuple[float, ...]
-#: Queue priority every case has at intake, before it is graded.
+#: Priority of every case at intake, before it is graded.
 LOWEST = len(RISK_LEVELS) - 1
-#: Stations the analytic side knows: the eight stages with the kiosk after device triage.
+#: Stations of the pipeline: the eight stages, with the kiosk after device triage.
 STATIONS: tuple[str, ...] = (
     "intake", "enforcement", "safeguarding", "device_triage", "kiosk", "lab_examination",
     "image_grading", "database_upload", "victim_identification",
 )
 #: Stations whose items are devices.
 DEVICE_STATIONS: tuple[str, ...] = (*DEVICE_STAGES, "kiosk")
-#: Stations where an item's case may have been escalated before it arrives.
-_AFTER_TRIAGE = ("lab_examination", "image_grading", "database_upload", "victim_identification")
+_ESCALATED = ("lab_examination", "image_grading", "database_upload", "victim_identification")
+_AFTER_EXAMINATION = ("image_grading", "database_upload", "victim_identification")
 _DAYS_PER_YEAR = 365.25
+_N = len(RISK_LEVELS)
+
+
+# ------------------------------------------------------------------ stations
+def station_pool(scenario: Scenario, station: str) -> tuple[bool, str | None]:
+    """Whether ``station`` runs, and the name of its pool (None for a delay).
+
+    The kiosk runs when it is configured and device triage is enabled.
+    """
+    st = scenario.stages
+    if station == "kiosk":
+        kiosk = st.device_triage.kiosk
+        return (kiosk is not None and st.device_triage.enabled,
+                kiosk.pool if kiosk is not None else None)
+    stage: Stage = getattr(st, station)
+    return stage.enabled, stage.pool
+
+
+def stage_settings(scenario: Scenario, station: str) -> Stage:
+    """The stage whose discipline and precedence ``station`` follows (kiosk: device triage)."""
+    st = scenario.stages
+    return st.device_triage if station == "kiosk" else getattr(st, station)
+
+
+def _serving_pool(scenario: Scenario, station: str) -> StaffPool | None:
+    """The pool whose members serve ``station``'s items (None: a delay or disabled)."""
+    enabled, name = station_pool(scenario, station)
+    return scenario.staff[name] if enabled and name is not None else None
 
 
 # ------------------------------------------------------------------ grading, decision
 def grading_matrix(grading_accuracy: float, misgrade_down_share: float) -> tuple[Vector, ...]:
     """``G[true][graded]``: risk grading moves a misgraded case one level.
 
-    A case is misgraded with ``1 - grading_accuracy``; a misgraded case goes one level
-    down (towards ``low``) with ``misgrade_down_share``, else one level up, except at
-    the ends, where it can only go the one way.
+    A case is misgraded with ``1 - grading_accuracy``: one level down (towards ``low``)
+    with ``misgrade_down_share``, else one level up; at the ends only the one way.
 
     Parameters
     ----------
@@ -92,56 +112,36 @@ def grading_matrix(grading_accuracy: float, misgrade_down_share: float) -> tuple
         Rows (true level) sum to one.
     """
     p = 1.0 - grading_accuracy
-    n = len(RISK_LEVELS)
     rows = []
-    for r in range(n):
-        row = [0.0] * n
+    for r in range(_N):
+        row = [0.0] * _N
         row[r] = 1.0 - p
-        if r == 0:
-            row[1] += p
-        elif r == LOWEST:
-            row[r - 1] += p
-        else:
-            row[r + 1] += p * misgrade_down_share
-            row[r - 1] += p * (1.0 - misgrade_down_share)
+        down = 1.0 if r == 0 else 0.0 if r == LOWEST else misgrade_down_share
+        if r < LOWEST:
+            row[r + 1] += p * down
+        if r > 0:
+            row[r - 1] += p * (1.0 - down)
         rows.append(tuple(row))
     return tuple(rows)
 
 
-def scenario_grading_matrix(scenario: Scenario) -> tuple[Vector, ...]:
-    """:func:`grading_matrix` of the scenario's triage settings."""
+def joint_risk(scenario: Scenario) -> tuple[Vector, ...]:
+    """``J[true][graded]``: share of referrals with each true and graded risk."""
     tri = scenario.triage
-    return grading_matrix(tri.grading_accuracy, tri.misgrade_down_share)
-
-
-def joint_risk(scenario: Scenario, weights: Sequence[float] | None = None
-               ) -> tuple[Vector, ...]:
-    """``J[true][graded]``: share of referrals with each true and graded risk.
-
-    ``weights`` (per true level) multiply the risk mix, e.g. to count children or
-    devices rather than cases; the result is then not normalised.
-    """
+    g = grading_matrix(tri.grading_accuracy, tri.misgrade_down_share)
     mix = scenario.demand.risk_mix.values_in_order()
-    g = scenario_grading_matrix(scenario)
-    w = weights if weights is not None else (1.0,) * len(mix)
-    return tuple(tuple(mix[r] * w[r] * x for x in g[r]) for r in range(len(mix)))
+    return tuple(tuple(mix[r] * x for x in g[r]) for r in range(_N))
 
 
 def graded_mix(scenario: Scenario) -> Vector:
     """Share of referrals at each graded risk level."""
     joint = joint_risk(scenario)
-    return tuple(sum(row[k] for row in joint) for k in range(len(RISK_LEVELS)))
+    return tuple(sum(row[k] for row in joint) for k in range(_N))
 
 
 @dataclass(frozen=True)
 class Actions:
-    """The enforcement decision, per graded risk level.
-
-    Attributes
-    ----------
-    warrant, voluntary, no_further_action : Vector
-        Probability of each action at each graded level (they sum to one).
-    """
+    """The enforcement decision: probability of each action at each graded level."""
 
     warrant: Vector
     voluntary: Vector
@@ -162,9 +162,8 @@ def actions(scenario: Scenario) -> Actions:
 
 
 def action_shares(scenario: Scenario) -> dict[str, float]:
-    """Share of referrals ending in each action (names as in the ``cases`` table)."""
-    g = graded_mix(scenario)
-    act = actions(scenario)
+    """Share of referrals ending in each action (named as in the ``cases`` table)."""
+    g, act = graded_mix(scenario), actions(scenario)
     return {"warrant": _dot(g, act.warrant), "voluntary_attendance": _dot(g, act.voluntary),
             "no_further_action": _dot(g, act.no_further_action)}
 
@@ -184,13 +183,9 @@ def seized_share(scenario: Scenario) -> Vector:
 # ------------------------------------------------------------------ devices
 @dataclass(frozen=True)
 class DeviceRoutes:
-    """Where seized devices go, by device type.
+    """Share of all seized devices that are of each type and take each route.
 
-    Attributes
-    ----------
-    kiosk, lab : dict of str to float
-        Share of all seized devices that are of each type and take the kiosk route
-        (kiosk, then grading) or the hub route (device triage, then the lab).
+    ``kiosk``: the kiosk, then grading. ``lab``: device triage, then the lab.
     """
 
     kiosk: dict[str, float]
@@ -198,16 +193,24 @@ class DeviceRoutes:
 
     @property
     def kiosk_share(self) -> float:
-        """Share of seized devices taking the kiosk route."""
+        """Share of seized devices on the kiosk route."""
         return sum(self.kiosk.values())
 
     @property
     def lab_share(self) -> float:
-        """Share of seized devices taking the hub and lab route."""
+        """Share of seized devices on the hub and lab route."""
         return sum(self.lab.values())
 
+    def share(self, station: str) -> float:
+        """Share of seized devices that visit ``station``."""
+        if station in ("device_triage", "lab_examination"):
+            return self.lab_share
+        if station == "kiosk":
+            return self.kiosk_share
+        return 1.0 if station in ("image_grading", "database_upload") else 0.0
+
     def weights(self, station: str) -> dict[str, float]:
-        """Device-type shares of the devices reaching ``station`` (summing to one)."""
+        """Device-type shares (summing to one) of the devices reaching ``station``."""
         if station in ("device_triage", "lab_examination"):
             part = self.lab
         elif station == "kiosk":
@@ -217,24 +220,9 @@ class DeviceRoutes:
         total = sum(part.values())
         return {k: (v / total if total > 0 else 0.0) for k, v in part.items()}
 
-    def share(self, station: str) -> float:
-        """Share of seized devices that visit ``station`` (at least once)."""
-        if station in ("device_triage", "lab_examination"):
-            return self.lab_share
-        if station == "kiosk":
-            return self.kiosk_share
-        return 1.0 if station in ("image_grading", "database_upload") else 0.0
-
 
 def device_routes(scenario: Scenario) -> DeviceRoutes:
-    """The kiosk/lab split of seized devices.
-
-    A device of the kiosk type goes to the kiosk with ``policies.kiosk_share_of_phones``,
-    every other device to device triage and the lab.
-
-    The split does not depend on whether device triage is enabled: a disabled kiosk
-    passes its devices straight to grading, never to the lab.
-    """
+    """The kiosk/lab split of seized devices, whether or not device triage is enabled."""
     kiosk_type = scenario.stages.device_triage.kiosk_device_type
     share = scenario.policies.kiosk_share_of_phones
     kiosk, lab = {}, {}
@@ -246,23 +234,8 @@ def device_routes(scenario: Scenario) -> DeviceRoutes:
 
 
 def count_pgf(spec: DistSpec, z: float) -> float:
-    """``E[z^N]`` of a count distribution (with its offset).
-
-    Parameters
-    ----------
-    spec : DistSpec
-        A count distribution (``fixed``, ``poisson``, ``negative_binomial``,
-        ``categorical``).
-    z : float
-        Argument in ``[0, 1]``.
-
-    Returns
-    -------
-    float
-        The probability generating function at ``z``.
-    """
-    offset = int(spec.param("offset", 0))
-    base = z ** offset
+    """``E[z^N]`` of a count distribution (offset included), ``z`` in ``[0, 1]``."""
+    base = z ** int(spec.param("offset", 0))
     f = spec.family
     if f == "fixed":
         return base * z ** int(spec.param("value"))
@@ -283,24 +256,22 @@ def any_device_seized(scenario: Scenario) -> Vector:
     act = actions(scenario)
     b = scenario.cases.devices_per_case
     s = scenario.triage.voluntary_attendance_devices_seized_share
-    none_warrant = count_pgf(b, 0.0)
-    none_voluntary = count_pgf(b, 1.0 - s)
-    return tuple(w * (1.0 - none_warrant) + v * (1.0 - none_voluntary)
+    some_warrant, some_voluntary = 1.0 - count_pgf(b, 0.0), 1.0 - count_pgf(b, 1.0 - s)
+    return tuple(w * some_warrant + v * some_voluntary
                  for w, v in zip(act.warrant, act.voluntary, strict=True))
 
 
 def devices_per_referral(scenario: Scenario) -> float:
-    """Devices seized per referral: devices per case times the share seized."""
+    """Devices seized per referral."""
     return scenario.cases.devices_per_case.mean * _dot(graded_mix(scenario),
                                                       seized_share(scenario))
 
 
 # ------------------------------------------------------------------ tiers
 def tier_work_shares(pool: StaffPool) -> list[float]:
-    """Share of a pool's jobs served by each tier, in the scenario's tier order.
+    """Share of a pool's jobs served by each tier (scenario order): head-count times speed.
 
-    Proportional to head-count times speed (every member busy); a pool with nobody
-    yet uses the tier shares instead.
+    A pool with nobody in it uses the tier shares instead of head-counts.
     """
     counts = pool.tier_counts()
     weights = [n * t.speed_multiplier for n, t in zip(counts, pool.tiers, strict=True)]
@@ -310,25 +281,13 @@ def tier_work_shares(pool: StaffPool) -> list[float]:
     return [w / total for w in weights]
 
 
-def _staffed_pool(scenario: Scenario, station: str) -> StaffPool | None:
-    """The pool serving ``station`` if it is enabled and staffed (its items get a tier)."""
-    st = scenario.stages
-    if station == "kiosk":
-        kiosk = st.device_triage.kiosk
-        name = kiosk.pool if kiosk is not None and st.device_triage.enabled else None
-    else:
-        stage: Stage = getattr(st, station)
-        name = stage.pool if stage.enabled else None
-    return scenario.staff[name] if name is not None else None
-
-
 def find_probability(scenario: Scenario, station: str) -> float:
-    """Chance that the member serving ``station`` finds evidence of a child that is there.
+    """Chance that whoever serves ``station`` finds evidence of a child that is there.
 
     The tiers' ``find_probability`` by their share of the work; 1 when nobody serves
-    it (a delay or a disabled station). Trail decay is not included.
+    it (a delay or a disabled station).
     """
-    pool = _staffed_pool(scenario, station)
+    pool = _serving_pool(scenario, station)
     if pool is None:
         return 1.0
     return _dot(tier_work_shares(pool), [t.find_probability for t in pool.tiers])
@@ -336,15 +295,22 @@ def find_probability(scenario: Scenario, station: str) -> float:
 
 def rework_probability(scenario: Scenario) -> float:
     """Chance that a grading job is found wrong at quality assurance and done again."""
-    pool = _staffed_pool(scenario, "image_grading")
+    pool = _serving_pool(scenario, "image_grading")
     if pool is None:
         return 0.0
     return _dot(tier_work_shares(pool), [t.rework_probability for t in pool.tiers])
 
 
 def grading_visits_per_device(scenario: Scenario) -> float:
-    """Mean visits of a device to grading: ``1 / (1 - p)`` with rework chance ``p``."""
+    """Mean visits of a device to grading: ``1 / (1 - p)`` for a rework chance ``p``."""
     return 1.0 / (1.0 - rework_probability(scenario))
+
+
+def first_examination_find(scenario: Scenario) -> float:
+    """Chance that a device's first examination (kiosk or lab) finds a child on it."""
+    routes = device_routes(scenario)
+    return (routes.kiosk_share * find_probability(scenario, "kiosk")
+            + routes.lab_share * find_probability(scenario, "lab_examination"))
 
 
 # ------------------------------------------------------------------ rates
@@ -354,47 +320,29 @@ def referrals_per_day(scenario: Scenario, day: float) -> float:
 
 
 def other_work_per_day(scenario: Scenario, station: str, day: float) -> float:
-    """Jobs of ``other_work`` arriving per day at ``station`` at clock ``day``.
-
-    Zero where there is none or the stage is disabled (its stream is then not started).
-    """
-    if station not in OTHER_WORK_STAGES:
+    """Other-work jobs per day at ``station`` at clock ``day`` (0: none, or disabled)."""
+    cfg = _other_work(scenario, station)
+    if cfg is None or not station_pool(scenario, station)[0]:  # disabled: never started
         return 0.0
-    stage: Stage = getattr(scenario.stages, station)
-    cfg = stage.other_work
-    if cfg is None or not stage.enabled:
-        return 0.0
-    return cfg.jobs_per_year * (1.0 + cfg.annual_growth_rate) ** (day / _DAYS_PER_YEAR) \
-        / _DAYS_PER_YEAR
-
-
-def vid_cases_per_referral(scenario: Scenario) -> float:
-    """Cases per referral reaching victim identification.
-
-    A case with first-generation material and at least one depicted child, once
-    acted on (with devices or none: a case with nothing seized goes on at once).
-    """
-    ca = scenario.cases
-    fg = ca.first_generation_probability.values_in_order()
-    some = 1.0 - ca.depicted_children.probability_of_zero()
-    joint = joint_risk(scenario, [f * some for f in fg])
-    return sum(_dot(row, actions(scenario).acted) for row in joint)
+    growth = (1.0 + cfg.annual_growth_rate) ** (day / _DAYS_PER_YEAR)
+    return cfg.jobs_per_year * growth / _DAYS_PER_YEAR
 
 
 def items_per_referral(scenario: Scenario, station: str) -> float:
-    """Visits per referral of the pipeline's own items (no other work) to ``station``.
+    """Visits per referral of the pipeline's own items (not other work) to ``station``.
 
-    Cases at intake, enforcement and victim identification; children referred at
-    safeguarding; devices at the device stations (grading counts every rework visit).
+    Cases at intake, enforcement and victim identification (a case with new material
+    and a depicted child, once acted on); children referred at safeguarding (see
+    :func:`children_found`; with ``safeguarding_referral`` other than ``immediate``,
+    children research found in a case with no further action are never referred);
+    devices at the device stations, every rework visit at grading counted.
     """
     if station == "intake":
         return 1.0
     if station == "enforcement":
         return acted_share(scenario)
-    if station == "safeguarding":
-        return children_referred_per_referral(scenario)
-    if station == "victim_identification":
-        return vid_cases_per_referral(scenario)
+    if station in ("safeguarding", "victim_identification"):
+        return sum(sum(row) for row in _case_weights(scenario, station))
     devices = devices_per_referral(scenario) * device_routes(scenario).share(station)
     if station == "image_grading":
         return devices * grading_visits_per_device(scenario)
@@ -407,18 +355,16 @@ def items_per_day(scenario: Scenario, station: str, day: float) -> float:
 
 
 # ------------------------------------------------------------------ children
-def children_found_per_referral(scenario: Scenario) -> dict[str, float]:
-    """Children identified per referral, by route (the ``children`` table's routes).
+def children_found(scenario: Scenario) -> dict[str, tuple[Vector, ...]]:
+    """Children identified per referral by route, as ``[true risk][graded risk]`` shares.
 
-    ``research``: in contact, found by research at intake (every referral is
-    researched). ``warrant``: the other children in contact, found at a warrant, or
-    with ``voluntary_attendance_finds_contact_probability`` at a voluntary attendance.
-    ``examination``: children on devices; the device holding the evidence must be
-    seized (a warrant seizes all, a voluntary attendance a share) and the child found
-    at the kiosk or the lab, or later at grading. ``depicted``: cases reaching victim
-    identification, each child identified with ``identification_probability`` times
-    the officers' skill. Trail decay is ignored (with half-lives in ``discovery`` the
-    last two are upper bounds).
+    ``research``: in contact, found at intake (every referral is researched).
+    ``warrant``: the other children in contact, found at a warrant, or with
+    ``voluntary_attendance_finds_contact_probability`` at a voluntary attendance.
+    ``examination``: on devices; the device holding the evidence must be seized and the
+    child found at its first examination (kiosk or lab) or later at grading.
+    ``depicted``: in new material of a case acted on, identified with
+    ``identification_probability`` times the officers' skill.
     """
     ca, tri = scenario.cases, scenario.triage
     act = actions(scenario)
@@ -426,143 +372,136 @@ def children_found_per_referral(scenario: Scenario) -> dict[str, float]:
     p_voluntary = tri.voluntary_attendance_finds_contact_probability
     contact = [d.mean for d in ca.children_in_contact.values_in_order()]
     on_devices = ([d.mean for d in ca.children_on_devices.values_in_order()]
-                  if ca.children_on_devices is not None else [0.0] * len(RISK_LEVELS))
+                  if ca.children_on_devices is not None else [0.0] * _N)
     fg = ca.first_generation_probability.values_in_order()
-    g = scenario_grading_matrix(scenario)
-    mix = scenario.demand.risk_mix.values_in_order()
-    routes = device_routes(scenario)
-    first = (routes.kiosk_share * find_probability(scenario, "kiosk")
-             + routes.lab_share * find_probability(scenario, "lab_examination"))
     later = find_probability(scenario, "image_grading")
-    found_on_device = 1.0 - (1.0 - first) * (1.0 - later)
-    some_device = 1.0 - count_pgf(ca.devices_per_case, 0.0)
-    s = tri.voluntary_attendance_devices_seized_share
+    on_device = (1.0 - (1.0 - first_examination_find(scenario)) * (1.0 - later)) * (
+        1.0 - count_pgf(ca.devices_per_case, 0.0))
     vid = scenario.stages.victim_identification
     depicted = (ca.depicted_children.mean * vid.identification_probability
                 * find_probability(scenario, "victim_identification"))
-    at_warrant = [w + v * p_voluntary for w, v in zip(act.warrant, act.voluntary, strict=True)]
-    holder = [w + v * s for w, v in zip(act.warrant, act.voluntary, strict=True)]
-    out = dict.fromkeys(("research", "warrant", "examination", "depicted"), 0.0)
-    for r, m in enumerate(mix):
-        row = g[r]
-        out["research"] += m * contact[r] * p_research
-        out["warrant"] += m * contact[r] * (1.0 - p_research) * _dot(row, at_warrant)
-        out["examination"] += m * on_devices[r] * _dot(row, holder) * some_device \
-            * found_on_device
-        out["depicted"] += m * fg[r] * depicted * _dot(row, act.acted)
-    return out
+    seized = seized_share(scenario)  # a device index is uniform: P(it is seized)
+    joint = joint_risk(scenario)
+    per_action = {
+        "research": lambda r, k: contact[r] * p_research,
+        "warrant": lambda r, k: contact[r] * (1.0 - p_research) * (
+            act.warrant[k] + act.voluntary[k] * p_voluntary),
+        "examination": lambda r, k: on_devices[r] * seized[k] * on_device,
+        "depicted": lambda r, k: fg[r] * depicted * act.acted[k],
+    }
+    return {route: tuple(tuple(joint[r][k] * rule(r, k) for k in range(_N)) for r in range(_N))
+            for route, rule in per_action.items()}
 
 
-def children_referred_per_referral(scenario: Scenario) -> float:
-    """Children identified, and so referred to safeguarding, per referral (all routes)."""
-    return sum(children_found_per_referral(scenario).values())
+def children_found_per_referral(scenario: Scenario) -> dict[str, float]:
+    """Children identified per referral, by route (the ``children`` table's ``route``)."""
+    return {route: sum(map(sum, m)) for route, m in children_found(scenario).items()}
+
+
+def _referred(scenario: Scenario) -> tuple[Vector, ...]:
+    """Children referred to safeguarding per referral, as ``[true][graded]`` shares.
+
+    Every child identified is referred, except, when the policy waits for the warrant
+    or the examination, those research found in a case with no further action: the
+    gate never opens for them.
+    """
+    found = children_found(scenario)
+    acted = actions(scenario).acted
+    held = scenario.policies.safeguarding_referral != "immediate"
+    return tuple(tuple(sum(m[r][k] * (acted[k] if held and route == "research" else 1.0)
+                           for route, m in found.items()) for k in range(_N))
+                 for r in range(_N))
+
+
+def _case_weights(scenario: Scenario, station: str) -> tuple[Vector, ...]:
+    """Items per referral at a case or child station, as ``[true][graded]`` shares."""
+    joint = joint_risk(scenario)
+    if station == "safeguarding":
+        return _referred(scenario)
+    if station == "enforcement":
+        acted = actions(scenario).acted
+        return tuple(tuple(joint[r][k] * acted[k] for k in range(_N)) for r in range(_N))
+    if station == "victim_identification":
+        ca = scenario.cases
+        some = 1.0 - ca.depicted_children.probability_of_zero()
+        fg = ca.first_generation_probability.values_in_order()
+        acted = actions(scenario).acted
+        return tuple(tuple(joint[r][k] * fg[r] * some * acted[k] for k in range(_N))
+                     for r in range(_N))
+    seized = seized_share(scenario)  # devices: per case, in proportion to those seized
+    return tuple(tuple(joint[r][k] * seized[k] for k in range(_N)) for r in range(_N))
 
 
 # ------------------------------------------------------------------ classes
 def class_shares(scenario: Scenario, station: str) -> Vector:
     """Share of the pipeline's items at ``station`` in each queue class.
 
-    The class is the case's priority when the item joins the queue: the lowest at
-    intake; the graded risk at enforcement, safeguarding, device triage and the kiosk;
-    from the lab on, escalated cases are in the top class. A case is escalated when
-    device triage or the kiosk detects it (``escalation_detect_probability``, for a case
-    with first-generation material or children) or, from grading on, when a child is
-    found on its devices at the kiosk or the lab (approximated by a case with such a
-    child found at the first examination of the device holding it).
+    The class is the case's priority when the item joins the queue: the lowest at intake
+    (not yet graded); the graded risk up to the kiosk and device triage; from the lab
+    on, the top class for a case escalated by device triage or the kiosk
+    (``escalation_detect_probability``, for a case with new material or children) and,
+    from grading on, for a case with a child on its devices found at the first
+    examination of the device holding it.
     """
-    n = len(RISK_LEVELS)
     if station == "intake":
-        return tuple(1.0 if k == LOWEST else 0.0 for k in range(n))
-    ca, tri = scenario.cases, scenario.triage
-    mix = scenario.demand.risk_mix.values_in_order()
-    fg = ca.first_generation_probability.values_in_order()
-    contact = ca.children_in_contact.values_in_order()
-    on_dev = (ca.children_on_devices.values_in_order()
-              if ca.children_on_devices is not None else None)
-    act = actions(scenario)
-    if station == "safeguarding":
-        return _normalised(_per_graded(scenario, _children_by_true_level(scenario),
-                                       [1.0] * n))
-    if station == "victim_identification":
-        some = 1.0 - ca.depicted_children.probability_of_zero()
-        weight_true = [f * some for f in fg]
-        per_graded = list(act.acted)
-        eligible = [1.0] * n
-        reach = _ratio(any_device_seized(scenario), act.acted)
-    elif station == "enforcement":
-        return _normalised(_per_graded(scenario, [1.0] * n, list(act.acted)))
-    else:  # a device station
-        weight_true = [1.0] * n
-        per_graded = list(seized_share(scenario))
-        reach = [1.0] * n
-        eligible = [1.0 - (1.0 - fg[r]) * contact[r].probability_of_zero()
-                    * (on_dev[r].probability_of_zero() if on_dev is not None else 1.0)
-                    for r in range(n)]
-    g = scenario_grading_matrix(scenario)
-    shares = [0.0] * n
-    p_esc = tri.escalation_detect_probability
-    after = station in _AFTER_TRIAGE
-    later = station in ("image_grading", "database_upload", "victim_identification")
-    routes = device_routes(scenario)
-    first = (routes.kiosk_share * find_probability(scenario, "kiosk")
-             + routes.lab_share * find_probability(scenario, "lab_examination"))
-    for r in range(n):
-        found = 0.0
-        if later and on_dev is not None:
-            found = (1.0 - on_dev[r].probability_of_zero()) * first
-        for k in range(n):
-            w = mix[r] * weight_true[r] * g[r][k] * per_graded[k]
-            if not after or w == 0.0:
-                shares[k] += w
-                continue
-            moved = reach[k] * (p_esc * eligible[r] + found * (1.0 - p_esc))
-            shares[k] += w * (1.0 - moved)
-            shares[0] += w * moved
+        return tuple(1.0 if k == LOWEST else 0.0 for k in range(_N))
+    weights = _case_weights(scenario, station)
+    if station not in _ESCALATED:
+        return _normalised([sum(weights[r][k] for r in range(_N)) for k in range(_N)])
+    moved = _escalated(scenario, station)
+    shares = [0.0] * _N
+    for r in range(_N):
+        for k in range(_N):
+            shares[k] += weights[r][k] * (1.0 - moved[r][k])
+            shares[0] += weights[r][k] * moved[r][k]
     return _normalised(shares)
 
 
-def _children_by_true_level(scenario: Scenario) -> list[float]:
-    """Weights per true level for the children's classes (their case's graded risk)."""
+def _escalated(scenario: Scenario, station: str) -> tuple[Vector, ...]:
+    """``[true][graded]``: chance that an item's case is escalated when it reaches ``station``."""
     ca = scenario.cases
-    contact = [d.mean for d in ca.children_in_contact.values_in_order()]
+    p = scenario.triage.escalation_detect_probability
     fg = ca.first_generation_probability.values_in_order()
-    vid_p = scenario.stages.victim_identification.identification_probability
-    on = ([d.mean for d in ca.children_on_devices.values_in_order()]
-          if ca.children_on_devices is not None else [0.0] * len(contact))
-    return [c + o + f * ca.depicted_children.mean * vid_p
-            for c, o, f in zip(contact, on, fg, strict=True)]
-
-
-def _per_graded(scenario: Scenario, weight_true: Sequence[float],
-                per_graded: Sequence[float]) -> list[float]:
-    joint = joint_risk(scenario, weight_true)
-    n = len(RISK_LEVELS)
-    return [sum(joint[r][k] for r in range(n)) * per_graded[k] for k in range(n)]
+    contact = ca.children_in_contact.values_in_order()
+    on = ca.children_on_devices.values_in_order() if ca.children_on_devices is not None else None
+    if station == "victim_identification":  # new material; escalated only with a device
+        eligible = [1.0] * _N
+        reach = [a / b if b > 0 else 0.0
+                 for a, b in zip(any_device_seized(scenario), actions(scenario).acted,
+                                 strict=True)]
+    else:  # the item is a device that has been through triage or the kiosk
+        eligible = [1.0 - (1.0 - fg[r]) * contact[r].probability_of_zero()
+                    * (on[r].probability_of_zero() if on is not None else 1.0)
+                    for r in range(_N)]
+        reach = [1.0] * _N
+    first = first_examination_find(scenario)
+    found = [(1.0 - on[r].probability_of_zero()) * first
+             if on is not None and station in _AFTER_EXAMINATION else 0.0 for r in range(_N)]
+    return tuple(tuple(reach[k] * (p * eligible[r] + (1.0 - p) * found[r]) for k in range(_N))
+                 for r in range(_N))
 
 
 def other_work_classes(scenario: Scenario, station: str) -> Vector:
     """Share of ``station``'s other-work jobs in each queue class (their priority mix)."""
-    stage: Stage = getattr(scenario.stages, station)
-    if stage.other_work is None:
-        return (0.0,) * len(RISK_LEVELS)
-    return _normalised(list(stage.other_work.priority_mix.values_in_order()))
+    cfg = _other_work(scenario, station)
+    if cfg is None:
+        return (0.0,) * _N
+    return _normalised(list(cfg.priority_mix.values_in_order()))
 
 
 def expedited_levels(scenario: Scenario, station: str) -> tuple[bool, ...]:
-    """Per queue class, whether items of that class are expedited at ``station``."""
+    """Per queue class, whether its items are expedited at ``station``."""
     pol = scenario.policies.expedite
-    on = station in pol.stages
-    return tuple(on and level in pol.risk_levels for level in RISK_LEVELS)
+    return tuple(station in pol.stages and level in pol.risk_levels for level in RISK_LEVELS)
 
 
 def expedited_work_factor(pool: StaffPool) -> float:
-    """Shift capacity an expedited job uses per hour of its work, against a normal job's one.
+    """Shift capacity an expedited job takes per hour of work, against a normal job's one.
 
-    A pool on a shift calendar serves an expedited job on call: it runs round the clock
-    at full speed, ``1 / availability`` times faster than on shift, and the part done
-    off shift takes no shift time at all. Counting it as done on shift (this factor,
-    ``availability``) gives an upper bound. Continuous and ``smooth`` pools serve it
-    like any other job (factor 1).
+    A pool on a shift calendar serves an expedited job on call, round the clock at full
+    speed (``1 / availability`` times faster than on shift); the part done off shift
+    takes no shift time. Counting it as if done on shift (``availability``) is an upper
+    bound. Continuous and ``smooth`` pools serve it like any other job (1).
     """
     return pool.availability if pool.uses_shifts else 1.0
 
@@ -570,14 +509,9 @@ def expedited_work_factor(pool: StaffPool) -> float:
 # ------------------------------------------------------------------ work
 @dataclass(frozen=True)
 class WorkTerm:
-    """One additive part of an item's work: a distribution times hours per unit.
+    """One additive part of an item's work.
 
-    Attributes
-    ----------
-    spec : DistSpec
-        A duration (hours) or a quantity (terabytes, images).
-    hours_per_unit : float
-        1 for a duration; hours per TB or per image for a quantity.
+    ``spec`` (hours, terabytes or images) times ``hours_per_unit`` (1 for a duration).
     """
 
     spec: DistSpec
@@ -598,10 +532,7 @@ class WorkTerm:
 class WorkMix:
     """Work per item: a mixture (over device types) of sums of independent terms.
 
-    Attributes
-    ----------
-    components : tuple of (float, tuple of WorkTerm)
-        Weight of each component (summing to one, or nothing) and its terms.
+    ``components`` holds each component's weight (weights sum to one) and terms.
     """
 
     components: tuple[tuple[float, tuple[WorkTerm, ...]], ...]
@@ -615,10 +546,10 @@ class WorkMix:
 def work_mix(scenario: Scenario, station: str, day: float = 0.0) -> WorkMix:
     """Staff work per visit of the pipeline's own items at ``station`` at clock ``day``.
 
-    Device stations mix over the types of the devices reaching them. At the lab the
-    data per device has grown to ``day`` (taken as the day it was seized); at grading
-    and upload the images not matched by hash are counted at the hash set's size on
-    ``day``; upload adds the verification votes of new images.
+    Device stations mix over the types of the devices that reach them. At the lab the
+    data per device has grown to ``day`` (taken as its seizure day); at grading and
+    upload the images not matched by hash are counted at the hash set's size on ``day``;
+    upload adds the verification votes of new images.
 
     Parameters
     ----------
@@ -642,18 +573,17 @@ def work_mix(scenario: Scenario, station: str, day: float = 0.0) -> WorkMix:
     if station not in DEVICE_STAGES:
         return WorkMix(((1.0, _terms(stage.service)),))
     ca = scenario.cases
-    by_type = stage.service_by_device_type or {}
+    unknown = 1.0 - ca.known_share_at(day)
     per_image = 0.0
-    if station in ("image_grading", "database_upload"):
-        unknown = 1.0 - ca.known_share_at(day)
-        if station == "image_grading" and st.image_grading.images_per_hour is not None:
-            per_image = unknown / st.image_grading.images_per_hour
-        up = st.database_upload
-        if station == "database_upload" and up.images_per_hour is not None:
-            per_image = (unknown * up.extra_votes_per_new_image * up.new_image_share_of_unknown
-                         / up.images_per_hour)
+    if station == "image_grading" and st.image_grading.images_per_hour is not None:
+        per_image = unknown / st.image_grading.images_per_hour
+    up = st.database_upload
+    if station == "database_upload" and up.images_per_hour is not None:
+        per_image = (unknown * up.extra_votes_per_new_image * up.new_image_share_of_unknown
+                     / up.images_per_hour)
     per_tb = (st.lab_examination.hours_per_tb * ca.data_scale_at(day)
               if station == "lab_examination" else 0.0)
+    by_type = stage.service_by_device_type or {}
     components = []
     for name, w in device_routes(scenario).weights(station).items():
         dtype = ca.device_types[name]
@@ -668,23 +598,23 @@ def work_mix(scenario: Scenario, station: str, day: float = 0.0) -> WorkMix:
 
 def other_work_mix(scenario: Scenario, station: str) -> WorkMix:
     """Work per job of ``station``'s other work (no components when there is none)."""
+    cfg = _other_work(scenario, station)
+    return WorkMix(()) if cfg is None else WorkMix(((1.0, _terms(cfg.service)),))
+
+
+def _other_work(scenario: Scenario, station: str) -> OtherWork | None:
+    if station not in OTHER_WORK_STAGES:
+        return None
     stage: Stage = getattr(scenario.stages, station)
-    if stage.other_work is None:
-        return WorkMix(())
-    return WorkMix(((1.0, _terms(stage.other_work.service)),))
+    return stage.other_work
 
 
 def _terms(*specs: DistSpec | None) -> tuple[WorkTerm, ...]:
     return tuple(WorkTerm(s) for s in specs if s is not None)
 
 
-# ------------------------------------------------------------------ helpers
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
-
-
-def _ratio(a: Sequence[float], b: Sequence[float]) -> list[float]:
-    return [x / y if y > 0 else 0.0 for x, y in zip(a, b, strict=True)]
 
 
 def _normalised(values: Sequence[float]) -> Vector:

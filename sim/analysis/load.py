@@ -97,41 +97,17 @@ def pool_capacity_hours_per_day(pool: StaffPool) -> float:
     return speed_sum * pool.work_hours_per_calendar_day()
 
 
-def station_pool(scenario: Scenario, station: str) -> tuple[bool, str | None]:
-    """Whether ``station`` runs, and the name of its pool (None for a delay)."""
-    st = scenario.stages
-    if station == "kiosk":
-        kiosk = st.device_triage.kiosk
-        return (kiosk is not None and st.device_triage.enabled,
-                kiosk.pool if kiosk is not None else None)
-    stage = getattr(st, station)
-    return stage.enabled, stage.pool
+def _capacity_factor(scenario: Scenario, station: str, pool: StaffPool | None,
+                     classes: tuple[float, ...]) -> float:
+    """Pool capacity an item of ``station`` takes per hour of its work, on average.
 
-
-def capacity_hours(scenario: Scenario, station: str, day: float) -> tuple[float, float]:
-    """Offered work at ``station`` per day in hours of pool capacity, and the raw hours.
-
-    The two differ only for expedited work in a pool on shifts (see the module
-    docstring); the first gives rho.
+    1, except for expedited items in a pool on shifts (see the module docstring).
     """
-    _, pool_name = station_pool(scenario, station)
-    pool = scenario.staff[pool_name] if pool_name is not None else None
-    factor = flows.expedited_work_factor(pool) if pool is not None else 1.0
-    fast = flows.expedited_levels(scenario, station)
-    own_rate = flows.items_per_day(scenario, station, day)
-    own_work = flows.work_mix(scenario, station, day).mean_hours
-    own_fast = sum(s for s, e in zip(flows.class_shares(scenario, station), fast, strict=True)
-                   if e)
-    raw = own_rate * own_work
-    capacity = raw * (1.0 - own_fast + own_fast * factor)
-    jobs = flows.other_work_per_day(scenario, station, day)
-    if jobs > 0:
-        job_work = jobs * flows.other_work_mix(scenario, station).mean_hours
-        job_fast = sum(s for s, e in zip(flows.other_work_classes(scenario, station), fast,
-                                         strict=True) if e)
-        raw += job_work
-        capacity += job_work * (1.0 - job_fast + job_fast * factor)
-    return capacity, raw
+    if pool is None:
+        return 1.0
+    fast = sum(s for s, on in zip(classes, flows.expedited_levels(scenario, station),
+                                  strict=True) if on)
+    return 1.0 - fast + fast * flows.expedited_work_factor(pool)
 
 
 def offered_load(scenario: Scenario, at_day: float = 0.0) -> list[StageLoad]:
@@ -154,14 +130,19 @@ def offered_load(scenario: Scenario, at_day: float = 0.0) -> list[StageLoad]:
     sc = scenario
     rows = []
     for station in flows.STATIONS:
-        enabled, pool_name = station_pool(sc, station)
+        enabled, pool_name = flows.station_pool(sc, station)
         own = flows.items_per_day(sc, station, at_day)
         if not enabled or (station == "kiosk" and own == 0):
             continue
+        pool = sc.staff[pool_name] if pool_name is not None else None
         jobs = flows.other_work_per_day(sc, station, at_day)
         own_work = flows.work_mix(sc, station, at_day).mean_hours
         job_work = flows.other_work_mix(sc, station).mean_hours if jobs > 0 else 0.0
-        offered, raw = capacity_hours(sc, station, at_day)
+        raw = own * own_work + jobs * job_work
+        offered = (own * own_work * _capacity_factor(sc, station, pool,
+                                                     flows.class_shares(sc, station))
+                   + jobs * job_work * _capacity_factor(sc, station, pool,
+                                                        flows.other_work_classes(sc, station)))
         rows.append((station, pool_name, own, own_work, jobs, job_work, offered, raw))
     pool_work: dict[str, float] = {}
     for _s, pool_name, *_rest, offered, _raw in rows:
