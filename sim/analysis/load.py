@@ -1,10 +1,20 @@
 """Offered load per stage and pool, straight from a scenario (no simulation).
 
-For each stage: the arrival rate of work items (cases, devices or children per day),
-the mean work per item in hours, the capacity of the staff serving it, and the traffic
-intensity rho = offered work / capacity. A pool that serves several stages is loaded by
-all of them, so each stage reports its pool's total rho as well. rho >= 1 means the
-queue can only grow over the horizon, whatever the discipline.
+For each stage: the arrival rate of work items (cases, devices or children per day,
+and the jobs of any ``other_work``), the mean work per item in hours, the capacity of
+the staff serving it, and the traffic intensity rho = offered work / capacity. A pool
+that serves several stages is loaded by all of them, so each stage reports its pool's
+total rho as well. rho >= 1 means the queue can only grow over the horizon, whatever
+the discipline. The flows (who reaches which stage, with how much work) come from
+:mod:`sim.analysis.flows`, the rules the model applies.
+
+Capacity is the pool's productive hours per calendar day on average over the week
+(:meth:`~sim.config.staff.StaffPool.work_hours_per_calendar_day`, tier speeds
+included). For a pool that works around the clock, or ``working_time: smooth``, rho is
+the long-run share of staff time busy. For a pool on a shift calendar it is the share
+of *on-shift* time busy (a job in hand pauses off shift, so the share of calendar time
+a member holds a job is higher); work expedited on call is counted as if done on
+shift (:func:`~sim.analysis.flows.expedited_work_factor`), an upper bound.
 """
 
 from __future__ import annotations
@@ -12,8 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.config.distspec import DistSpec
-from sim.config.schema import RISK_LEVELS, Scenario, Stage
+from sim.analysis import flows
+from sim.config.schema import Scenario, StaffPool
 
 
 @dataclass(frozen=True)
@@ -27,17 +37,25 @@ class StageLoad:
     pool : str or None
         Pool serving it; None for a delay stage.
     arrivals_per_day : float
-        Work items per day (at the growth-adjusted rate asked for).
+        Work items per day, other work included (at the day asked for).
     work_hours_mean : float
-        Mean staff hours per item (calendar hours for a delay stage).
+        Mean staff hours per item, other work included (calendar hours for a delay
+        stage).
     servers : int
         Head-count of the pool at the start.
     capacity_hours_per_day : float
-        Productive hours per calendar day the whole pool delivers (tier speeds included).
+        Productive hours per calendar day the whole pool delivers (tier speeds
+        included; averaged over the week for a pool on shifts).
     rho_stage : float
         This stage's offered work over the pool's capacity.
     rho_pool : float
         All stages of the pool together over its capacity.
+    pipeline_per_day, pipeline_work_hours_mean : float
+        The pipeline's own items (cases, devices, children) and their mean work.
+    other_work_per_day, other_work_hours_mean : float
+        Jobs of ``other_work`` and their mean work (0 where there is none).
+    working_time : str
+        ``continuous`` (24 h, 7 days), ``smooth`` or ``shifts``; ``delay`` for no pool.
     """
 
     stage: str
@@ -48,6 +66,11 @@ class StageLoad:
     capacity_hours_per_day: float
     rho_stage: float
     rho_pool: float
+    pipeline_per_day: float = 0.0
+    pipeline_work_hours_mean: float = 0.0
+    other_work_per_day: float = 0.0
+    other_work_hours_mean: float = 0.0
+    working_time: str = "continuous"
 
     @property
     def mean_service_days(self) -> float:
@@ -58,21 +81,33 @@ class StageLoad:
         return self.work_hours_mean / per_server if per_server else math.inf
 
 
-def _mean(spec: DistSpec | None) -> float:
-    return 0.0 if spec is None else spec.mean
+def working_time(pool: StaffPool | None) -> str:
+    """``continuous``, ``smooth`` or ``shifts`` for a pool; ``delay`` for None."""
+    if pool is None:
+        return "delay"
+    if pool.continuous:
+        return "continuous"
+    return "shifts" if pool.uses_shifts else "smooth"
 
 
-def _typed_mean(stage: Stage, weights: dict[str, float]) -> float:
-    base = _mean(stage.service)
-    by_type = stage.service_by_device_type
-    if by_type is None:
-        return base
-    total = sum(weights.values()) or 1.0
-    out = 0.0
-    for name, w in weights.items():
-        spec = by_type.get(name)
-        out += w / total * (base + spec.mean if spec is not None else base)
-    return out
+def pool_capacity_hours_per_day(pool: StaffPool) -> float:
+    """Productive hours per calendar day of the whole pool at the start (tier speeds in)."""
+    counts = pool.tier_counts()
+    speed_sum = sum(n * t.speed_multiplier for n, t in zip(counts, pool.tiers, strict=True))
+    return speed_sum * pool.work_hours_per_calendar_day()
+
+
+def _capacity_factor(scenario: Scenario, station: str, pool: StaffPool | None,
+                     classes: tuple[float, ...]) -> float:
+    """Pool capacity an item of ``station`` takes per hour of its work, on average.
+
+    1, except for expedited items in a pool on shifts (see the module docstring).
+    """
+    if pool is None:
+        return 1.0
+    fast = sum(s for s, on in zip(classes, flows.expedited_levels(scenario, station),
+                                  strict=True) if on)
+    return 1.0 - fast + fast * flows.expedited_work_factor(pool)
 
 
 def offered_load(scenario: Scenario, at_day: float = 0.0) -> list[StageLoad]:
@@ -83,79 +118,55 @@ def offered_load(scenario: Scenario, at_day: float = 0.0) -> list[StageLoad]:
     scenario : Scenario
         The scenario.
     at_day : float
-        Day at which to evaluate the (growing) referral rate.
+        Day at which to evaluate the (growing) referral rate, other work, data per
+        device and the hash-matched share of images.
 
     Returns
     -------
     list of StageLoad
-        In pipeline order; disabled stages are left out.
+        In pipeline order (the kiosk after device triage); disabled stages, and a
+        kiosk no device reaches, are left out.
     """
     sc = scenario
-    st = sc.stages
-    ca = sc.cases
-    lam = sc.demand.referrals_per_year_at(at_day) / 365.25
-    mix = dict(zip(RISK_LEVELS, sc.demand.risk_mix.values_in_order(), strict=True))
-    devices = lam * ca.devices_per_case.mean
-    shares = {k: v.share for k, v in ca.device_types.items()}
-    kiosk_type = st.device_triage.kiosk_device_type
-    kiosk_share = sc.policies.kiosk_share_of_phones * shares.get(kiosk_type, 0.0)
-    lab_weights = {k: v * (1.0 - sc.policies.kiosk_share_of_phones) if k == kiosk_type else v
-                   for k, v in shares.items()}
-    lab_share = sum(lab_weights.values())
-    fg = sum(mix[r] * p for r, p in zip(
-        RISK_LEVELS, ca.first_generation_probability.values_in_order(), strict=True))
-    depicted_mean = ca.depicted_children.mean
-    contact_mean = sum(mix[r] * d.mean for r, d in zip(
-        RISK_LEVELS, ca.children_in_contact.values_in_order(), strict=True))
-    vid = st.victim_identification
-    tb_lab = sum(lab_weights[k] * ca.device_types[k].data_tb.mean for k in shares) / (lab_share or 1)
-    images_all = sum(shares[k] * ca.device_types[k].images.mean for k in shares)
-    grading = st.image_grading
-    per_image = 0.0 if grading.images_per_hour is None else 1.0 / grading.images_per_hour
-    kiosk = st.device_triage.kiosk
-
-    rows: list[tuple[str, str | None, bool, float, float]] = [
-        ("intake", st.intake.pool, st.intake.enabled, lam, _mean(st.intake.service)),
-        ("enforcement", st.enforcement.pool, st.enforcement.enabled, lam,
-         _mean(st.enforcement.service)),
-        ("safeguarding", st.safeguarding.pool, st.safeguarding.enabled,
-         lam * (contact_mean + fg * depicted_mean * vid.identification_probability),
-         _mean(st.safeguarding.service)),
-        ("device_triage", st.device_triage.pool, st.device_triage.enabled,
-         devices * (1.0 - kiosk_share), _typed_mean(st.device_triage, lab_weights)),
-        ("kiosk", kiosk.pool if kiosk else None, kiosk is not None and st.device_triage.enabled,
-         devices * kiosk_share, _mean(kiosk.service) if kiosk else 0.0),
-        ("lab_examination", st.lab_examination.pool, st.lab_examination.enabled,
-         devices * (1.0 - kiosk_share),
-         _typed_mean(st.lab_examination, lab_weights) + st.lab_examination.hours_per_tb * tb_lab),
-        ("image_grading", grading.pool, grading.enabled, devices,
-         _typed_mean(grading, shares) + images_all * (1.0 - ca.known_image_share) * per_image),
-        ("database_upload", st.database_upload.pool, st.database_upload.enabled, devices,
-         _typed_mean(st.database_upload, shares)),
-        ("victim_identification", vid.pool, vid.enabled,
-         lam * fg * (1.0 - ca.depicted_children.probability_of_zero()), _mean(vid.service)),
-    ]
-    capacity: dict[str, float] = {}
-    servers: dict[str, int] = {}
-    for name, pool in sc.staff.items():
-        counts = pool.tier_counts()
-        speed_sum = sum(n * t.speed_multiplier for n, t in zip(counts, pool.tiers, strict=True))
-        capacity[name] = speed_sum * pool.work_hours_per_calendar_day()
-        servers[name] = pool.headcount
+    rows = []
+    for station in flows.STATIONS:
+        enabled, pool_name = flows.station_pool(sc, station)
+        own = flows.items_per_day(sc, station, at_day)
+        if not enabled or (station == "kiosk" and own == 0):
+            continue
+        pool = sc.staff[pool_name] if pool_name is not None else None
+        jobs = flows.other_work_per_day(sc, station, at_day)
+        own_work = flows.work_mix(sc, station, at_day).mean_hours
+        job_work = flows.other_work_mix(sc, station).mean_hours if jobs > 0 else 0.0
+        raw = own * own_work + jobs * job_work
+        offered = (own * own_work * _capacity_factor(sc, station, pool,
+                                                     flows.class_shares(sc, station))
+                   + jobs * job_work * _capacity_factor(sc, station, pool,
+                                                        flows.other_work_classes(sc, station)))
+        rows.append((station, pool_name, own, own_work, jobs, job_work, offered, raw))
     pool_work: dict[str, float] = {}
-    for _name, pool_name, enabled, rate, work in rows:
-        if enabled and pool_name is not None:
-            pool_work[pool_name] = pool_work.get(pool_name, 0.0) + rate * work
+    for _s, pool_name, *_rest, offered, _raw in rows:
+        if pool_name is not None:
+            pool_work[pool_name] = pool_work.get(pool_name, 0.0) + offered
     out = []
-    for name, pool_name, enabled, rate, work in rows:
-        if not enabled or (name == "kiosk" and rate == 0):
-            continue
+    for station, pool_name, own, own_work, jobs, job_work, offered, raw in rows:
+        rate = own + jobs
+        work = raw / rate if rate > 0 else own_work
+        parts = {"pipeline_per_day": own, "pipeline_work_hours_mean": own_work,
+                 "other_work_per_day": jobs, "other_work_hours_mean": job_work}
         if pool_name is None:
-            out.append(StageLoad(name, None, rate, work, 0, math.inf, 0.0, 0.0))
+            out.append(StageLoad(station, None, rate, work, 0, math.inf, 0.0, 0.0, **parts,
+                                 working_time="delay"))
             continue
-        cap = capacity[pool_name]
-        rho = rate * work / cap if cap > 0 else (math.inf if rate * work > 0 else 0.0)
-        rho_pool = pool_work[pool_name] / cap if cap > 0 else (
-            math.inf if pool_work[pool_name] > 0 else 0.0)
-        out.append(StageLoad(name, pool_name, rate, work, servers[pool_name], cap, rho, rho_pool))
+        pool = sc.staff[pool_name]
+        cap = pool_capacity_hours_per_day(pool)
+        out.append(StageLoad(station, pool_name, rate, work, pool.headcount, cap,
+                             _ratio(offered, cap), _ratio(pool_work[pool_name], cap), **parts,
+                             working_time=working_time(pool)))
     return out
+
+
+def _ratio(work: float, capacity: float) -> float:
+    if capacity > 0:
+        return work / capacity
+    return math.inf if work > 0 else 0.0
