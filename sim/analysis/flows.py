@@ -401,15 +401,12 @@ def children_found_per_referral(scenario: Scenario) -> dict[str, float]:
 def _referred(scenario: Scenario) -> tuple[Vector, ...]:
     """Children referred to safeguarding per referral, as ``[true][graded]`` shares.
 
-    Every child identified is referred, except, when the policy waits for the warrant
-    or the examination, those research found in a case with no further action: the
-    gate never opens for them.
+    Every child identified is referred, whatever the policy: a case with no further
+    action has no warrant or examination to wait for, so the children research found are
+    referred at the decision.
     """
     found = children_found(scenario)
-    acted = actions(scenario).acted
-    held = scenario.policies.safeguarding_referral != "immediate"
-    return tuple(tuple(sum(m[r][k] * (acted[k] if held and route == "research" else 1.0)
-                           for route, m in found.items()) for k in range(_N))
+    return tuple(tuple(sum(m[r][k] for m in found.values()) for k in range(_N))
                  for r in range(_N))
 
 
