@@ -63,6 +63,14 @@ def folder_facts(folder: Path) -> tuple[str, dt.date]:
     return name, start_date
 
 
+def _warmup_days(folder: Path) -> float:
+    path = folder / "scenario.yaml"
+    if not path.is_file():
+        return 0.0
+    scenario = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return float(scenario.get("run", {}).get("warmup_days") or 0.0)
+
+
 def _maybe(read: Callable[[], Any]) -> Any:
     try:
         return read()
@@ -79,6 +87,7 @@ def run_figures(folder: Path) -> dict[str, Figure]:
         If the folder has none of the tables a figure is drawn from.
     """
     name, start = folder_facts(folder)
+    warmup = _warmup_days(folder)
     figures: dict[str, Figure | None] = {}
     curve = _maybe(lambda: read_run_table(folder, "identify_curve"))
     waiting = _maybe(lambda: read_run_table(folder, "waiting_timeseries"))
@@ -88,6 +97,14 @@ def run_figures(folder: Path) -> dict[str, Figure]:
         raise FileNotFoundError(f"{folder} has no identify_curve or waiting_timeseries table; "
                                 f"is it a results folder of 'fbsim run'?")
     if curve is not None:
+        children = None
+        if "route" not in curve or set(curve["route"]) == {"all"}:
+            # A model without per-route curves: the routes come from the children table.
+            children = _maybe(lambda: read_table(folder, "children"))
+        if children is not None and not children.empty:
+            from sim.analysis.routes import identify_curves_by_route
+
+            curve = identify_curves_by_route(children, warmup)
         figures["time_to_identification.png"] = identification_by_route(curve, name)
     if waiting is not None:
         figures["backlog_devices.png"] = backlog_total_fan(waiting, name, start)

@@ -68,12 +68,12 @@ def days_since_axis(ax: Axes, max_days: float, label: str) -> None:
 
 
 def mark_days(ax: Axes, days: tuple[float, ...], words: dict[float, str] | None = None) -> None:
-    """Dashed vertical reference lines at ``days``, each labelled at the top of the axes."""
+    """Dashed vertical reference lines at ``days``, each labelled just above the axes."""
     words = words or {}
     for d in days:
         ax.axvline(d, color=REFERENCE, linewidth=0.8, linestyle="--", alpha=0.6)
         ax.annotate(words.get(d, f"{d:g} days"), xy=(d, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(2, -2), textcoords="offset points", ha="left", va="top",
+                    xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
                     fontsize="small", color="#333333")
 
 

@@ -209,3 +209,18 @@ def render_text(table: Headline, superscripts: bool = True) -> str:
         for i, text in enumerate(table.footnotes, 1):
             lines.append(f"{mark((i,)).strip()} {text}")
     return "\n".join(lines)
+
+
+def headline_frame(table: Headline) -> Any:
+    """The headline table as a pandas DataFrame (group, label, mean, 95% CI, unit, better).
+
+    Footnotes are attached as the frame's ``attrs["footnotes"]``.
+    """
+    import pandas as pd
+
+    rows = [{"group": title, "metric": r.label, "mean": r.mean, "95% CI": r.ci, "unit": r.unit,
+             "better": r.direction, "notes": ",".join(map(str, r.notes))}
+            for title, group in table.groups for r in group]
+    frame = pd.DataFrame(rows)
+    frame.attrs["footnotes"] = list(table.footnotes)
+    return frame

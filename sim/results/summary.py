@@ -183,6 +183,13 @@ def identify_curve_frame(result: ExperimentResult) -> pd.DataFrame:
     return pd.DataFrame(identify_curve_columns(result))
 
 
+def wait_curves_frame(result: ExperimentResult) -> pd.DataFrame:
+    """:func:`wait_curves_columns` as a DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(wait_curves_columns(result))
+
+
 def waiting_frame(result: ExperimentResult) -> pd.DataFrame:
     """:func:`waiting_columns` as a DataFrame."""
     import pandas as pd
