@@ -47,8 +47,9 @@ def checklist(manifest: dict[str, Any], scenario: dict[str, Any], folder: Path
     warm = float(run.get("warmup_days") or 0.0)
     horizon = (f"{run['horizon_years']} years" if run.get("horizon_years") is not None
                else f"{run.get('horizon_days')} days")
-    versions = ", ".join(f"{k} {manifest[k]}" for k in ("package_version", "python", "simpy",
-                                                        "numpy") if manifest.get(k))
+    versions = ", ".join(f"{name} {manifest[k]}" for k, name in (
+        ("package_version", "fbsim"), ("python", "Python"), ("simpy", "SimPy"),
+        ("numpy", "numpy")) if manifest.get(k))
     return [
         ("1 Objectives", "Purpose of the model",
          "Estimate how staffing, training, triage and safeguarding policies change the time "
@@ -93,7 +94,7 @@ def checklist(manifest: dict[str, Any], scenario: dict[str, Any], folder: Path
          "stream spawned from numpy SeedSequence(seed, i), so scenarios sharing a seed share "
          "random numbers activity by activity."),
         ("5 Implementation", "Software",
-         f"fbsim (Python discrete-event simulation on SimPy): {versions}."),
+         f"fbsim, a Python discrete-event simulation on SimPy: {versions}."),
         ("5 Implementation", "Execution",
          f"{manifest.get('backend')} backend, {manifest.get('workers')} worker(s), "
          f"{manifest.get('wall_seconds')} s, on {manifest.get('platform')}; started "
