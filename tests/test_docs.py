@@ -23,6 +23,7 @@ import pytest
 from sim.config.reference import (
     REGENERATE,
     described_but_gone,
+    models_without_section,
     scenario_reference,
     undescribed_keys,
 )
@@ -41,6 +42,7 @@ SOURCE = re.compile(r"\[(S\d+[a-z]?)\]")
 def test_scenario_reference_is_generated_from_the_schema():
     assert undescribed_keys() == [], "describe them in sim/data/scenario_reference.yaml"
     assert described_but_gone() == []
+    assert models_without_section() == [], "give each a section in the reference text"
     current = (DOCS / "scenario-reference.md").read_text(encoding="utf-8")
     assert current == scenario_reference(), f"out of date: run '{REGENERATE}'"
 

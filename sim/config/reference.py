@@ -14,6 +14,8 @@ docs/scenario-reference.md``).
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import importlib.util
 import types
 import typing
 from importlib import resources
@@ -34,8 +36,10 @@ REGENERATE = "fbsim reference --out docs/scenario-reference.md"
 _DIST_TYPES = ((Duration, "[duration distribution](#continuous-families)"),
                (Quantity, "[quantity distribution](#continuous-families)"),
                (Count, "[count distribution](#count-families)"))
-#: Where each section's model class lives.
-_MODULES = (schema, workforce)
+#: Where the models live: the schema and the modules it is built from (the ones present).
+_MODULES = tuple(m for m in (schema, workforce, *(
+    importlib.import_module(f"sim.config.{name}") for name in ("common", "staff", "stages")
+    if importlib.util.find_spec(f"sim.config.{name}") is not None)))
 
 
 def _text() -> dict[str, Any]:
@@ -53,7 +57,9 @@ def _model(name: str) -> type[BaseModel]:
 
 
 def _hints(model: type[BaseModel]) -> dict[str, Any]:
-    namespace = {**vars(workforce), **vars(schema)}
+    namespace: dict[str, Any] = {}
+    for module in _MODULES:
+        namespace.update(vars(module))
     return typing.get_type_hints(model, globalns=namespace, include_extras=True)
 
 
@@ -205,6 +211,29 @@ def undescribed_keys() -> list[str]:
             if key not in described or not described[key].get("meaning"):
                 missing.append(f"{section['heading'].strip('#: ')}: {key}")
     return missing
+
+
+def models_without_section() -> list[str]:
+    """Models reachable from :class:`~sim.config.schema.Scenario` that no section shows."""
+    shown = {s["model"] for s in _text()["sections"] if "model" in s}
+    flattened = {m for s in _text()["sections"] for m in s.get("flatten", {}).values()}
+    seen: set[str] = set()
+    missing: list[str] = []
+    stack: list[Any] = [schema.Scenario]
+    while stack:
+        hint = stack.pop()
+        if isinstance(hint, type) and issubclass(hint, BaseModel):
+            if hint.__name__ in seen:
+                continue
+            seen.add(hint.__name__)
+            if (not issubclass(hint, schema.PerRisk) and hint.__name__ not in shown | flattened
+                    and hint.__name__ != "Stages"):
+                missing.append(hint.__name__)
+            if not issubclass(hint, schema.PerRisk):
+                stack.extend(_hints(hint).values())
+            continue
+        stack.extend(typing.get_args(hint))
+    return sorted(missing)
 
 
 def described_but_gone() -> list[str]:

@@ -98,6 +98,16 @@ def _tail_story(metrics: dict[str, Any], median_name: str, p90_name: str,
     return text
 
 
+def _route_of(name: str) -> str:
+    """The route of a per-route metric (``..._<route>_...``), or ``""``."""
+    from sim.results.presentation import MODEL_ROUTES
+
+    for route in MODEL_ROUTES:
+        if f"_{route}_" in name or name.endswith(f"_{route}"):
+            return route
+    return ""
+
+
 def _started_share_name(name: str) -> str:
     """The stage-wait metric of the share started that goes with wait metric ``name``."""
     parsed = parse_metric_name(name)
@@ -105,6 +115,8 @@ def _started_share_name(name: str) -> str:
         return metric_name(parsed[0], parsed[1], "started_share")
     if name.startswith("lab_wait"):
         return metric_name("lab_examination", "all", "started_share")
+    if name.startswith("upload_wait"):
+        return metric_name("database_upload", "all", "started_share")
     return ""
 
 
@@ -116,7 +128,9 @@ def _pairs(names: list[str]) -> list[tuple[str, str, str | None]]:
         if name.endswith("_median_days"):
             p90 = name[: -len("_median_days")] + "_p90_days"
             if p90 in present:
-                out.append((name, p90, "lab_examination" if name.startswith("lab_wait") else None))
+                stage = ("lab_examination" if name.startswith("lab_wait") else
+                         "database_upload" if name.startswith("upload_wait") else None)
+                out.append((name, p90, stage))
         parsed = parse_metric_name(name)
         if parsed is not None and parsed[1] == "all" and parsed[2] == "median_days":
             p90 = metric_name(parsed[0], "all", "p90_days")
@@ -157,6 +171,9 @@ def headline(metrics: dict[str, Any], replications: int, arrows: bool = True,
     for name in names:
         defined = metrics[name].get("replications_defined", replications)
         reason = nan_reason(name, int(defined), replications)
+        route = _route_of(name)
+        if reason is not None and route and _metric(metrics, f"children_{route}") == 0:
+            reason = "no child on this route in the window, so nothing to measure"
         if reason is not None:
             started = _metric(metrics, _started_share_name(name))
             extra = ("" if math.isnan(started) else

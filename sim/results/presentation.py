@@ -96,7 +96,24 @@ PRESENTATION: dict[str, Presentation] = {
     "cost_total_gbp": _p("Total cost: staff, training, outsourcing", "cost"),
     "staff_fte_years": _p("Staff employed, all pools", "workforce", CONTEXT),
     "outsourced_devices": _p("Devices sent to an outsourced provider", "lab", CONTEXT),
+    "identified_within_365d_share": _p("Children identified within a year", "children", HIGHER),
+    "depicted_identified_per_year": _p("Depicted children identified per year", "children",
+                                       HIGHER),
+    "warrants_per_referral": _p("Referrals decided for a warrant", "children", CONTEXT),
+    "voluntary_attendance_per_referral": _p("Referrals decided for a voluntary attendance",
+                                            "children", CONTEXT),
+    "no_further_action_share": _p("Referrals closed with no further action", "children",
+                                  CONTEXT),
+    "upload_wait_median_days": _p("Wait for verification and upload, median",
+                                  "grading and upload"),
+    "upload_wait_p90_days": _p("Wait for verification and upload, 90th percentile",
+                               "grading and upload"),
+    "backlog_grading_end": _p("Devices waiting for grading at the end", "grading and upload"),
+    "backlog_upload_end": _p("Devices waiting for upload at the end", "grading and upload"),
 }
+#: The routes by which the model finds children, for the per-route metric families.
+MODEL_ROUTES = ("research", "warrant", "examination", "depicted")
+_RISK_WORDS = {"very_high": "very high", "high": "high", "medium": "medium", "low": "low"}
 
 #: Plain names of stages and what waits there (the noun of its units), for labels and axes.
 STAGES: dict[str, tuple[str, str]] = {
@@ -111,6 +128,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "caid_verification": ("CAID verification", "devices"),
     "database_upload": ("database upload", "devices"),
     "victim_identification": ("victim identification", "cases"),
+    "qa_rework": ("grading quality assurance", "devices"),
 }
 #: Which group a stage's waits belong to.
 _STAGE_GROUPS = {"lab_examination": "lab", "image_grading": "grading and upload",
@@ -127,6 +145,37 @@ ROUTES: dict[str, str] = {
     "examination": "found by examination", "depicted": "depicted", "contact": "in contact",
     "all": "all children",
 }
+
+
+def _family_entries() -> dict[str, Presentation]:
+    """Entries of the metric families the model reports per route, risk level or exhibit."""
+    out: dict[str, Presentation] = {}
+    for r in MODEL_ROUTES:
+        words = ROUTES[r]
+        out[f"time_to_identify_{r}_median_days"] = _p(f"Time to identify, {words}, median",
+                                                      "children")
+        out[f"identified_{r}_within_90d_share"] = _p(f"Identified within 90 days, {words}",
+                                                     "children", HIGHER)
+        out[f"identified_{r}_within_365d_share"] = _p(f"Identified within a year, {words}",
+                                                      "children", HIGHER)
+        out[f"child_days_at_risk_{r}"] = Presentation(f"Child-days at risk, {words}",
+                                                      "children", LOWER, printed=False)
+        out[f"children_{r}"] = Presentation(f"Children at risk, {words}", "children", CONTEXT,
+                                            printed=False)
+        out[f"children_not_identified_end_{r}"] = _p(f"Not identified by the end, {words}",
+                                                     "children")
+    for risk, words in _RISK_WORDS.items():
+        out[f"enforcement_within_target_{risk}_share"] = _p(
+            f"Warrants within target, {words} risk", "children", HIGHER)
+    for key, words in (("within_90d", "up to 90 days"), ("90_365d", "90 days to a year"),
+                       ("over_365d", "over a year")):
+        out[f"lab_all_examined_{key}_share"] = Presentation(
+            f"All lab exhibits (IIOC and other work) that waited {words}", "lab",
+            HIGHER if key == "within_90d" else LOWER, printed=False)
+    return out
+
+
+PRESENTATION.update({k: v for k, v in _family_entries().items() if k not in PRESENTATION})
 
 
 def stage_label(stage: str) -> str:
@@ -176,12 +225,16 @@ def presentation(name: str) -> Presentation:
         label = (f"Wait for {stage_label(stage)}{_group_label(group)}, "
                  f"{_WAIT_STAT_LABELS.get(stat, stat)}")
         direction = {"started_share": HIGHER, "arrivals": CONTEXT}.get(stat, LOWER)
+        # The lab and upload have headline waits of their own (lab_wait_*, upload_wait_*).
         printed = (group == "all" and stat in _PRINTED_WAIT_STATS and stage in _STAGE_GROUPS
-                   and stage != "lab_examination")  # the lab has its own headline waits
+                   and stage not in ("lab_examination", "database_upload"))
         return Presentation(label, _STAGE_GROUPS.get(stage, "other stages"), direction, printed)
     for pattern, template, direction in _ROUTE_RULES:
         match = pattern.fullmatch(name)
-        if match is not None and match["r"] in ROUTES:
+        # A route added later gets a label from its name (``children_*`` only for known
+        # routes, which would otherwise swallow unrelated names).
+        if match is not None and (match["r"] in ROUTES or not pattern.pattern.startswith(
+                "children_(")):
             return Presentation(template.format(route=route_label(match["r"]),
                                                 days=match.groupdict().get("d", "")),
                                 "children", direction)
