@@ -72,10 +72,14 @@ def identification_by_route(curve: pd.DataFrame, scenario: str) -> Figure:
     ax = fig.add_subplot()
     routes = list(dict.fromkeys(curve["route"])) if "route" in curve else [ALL_ROUTES]
     routes.sort(key=lambda r: r != ALL_ROUTES)
+    empty = []
     for i, route in enumerate(routes):
         part = curve[curve["route"] == route] if "route" in curve else curve
         days = part["days_since_referral"].to_numpy(float)
         mean = part["identified_share_mean"].to_numpy(float)
+        if np.all(np.isnan(mean)):
+            empty.append(route_label(route))  # no child on this route: nothing to draw
+            continue
         low, high = part["ci95_low"].to_numpy(float), part["ci95_high"].to_numpy(float)
         c = REFERENCE if route == ALL_ROUTES and len(routes) > 1 else colour(i)
         ax.step(days, 100 * mean, where="post", color=c, linewidth=2.0,
@@ -91,6 +95,8 @@ def identification_by_route(curve: pd.DataFrame, scenario: str) -> Figure:
     ax.set_ylabel("children identified (%)")
     ax.set_ylim(0, 100)
     style_axes(ax)
+    if empty:  # said in the legend, where the reader looks for the route
+        ax.plot([], [], " ", label=f"no child {', '.join(empty)} in this run")
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2, fontsize="small",
               frameon=False)
     title(fig, scenario, "time to identify children at risk, by route")
