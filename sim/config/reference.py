@@ -133,7 +133,9 @@ def _constraints(hint: Any, info: FieldInfo) -> dict[str, float]:
 
 
 def _num(x: float) -> str:
-    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+    if isinstance(x, int) or (float(x).is_integer() and abs(x) >= 1000):
+        return f"{int(x):,}"
+    return f"{x:g}"
 
 
 def range_text(hint: Any, info: FieldInfo) -> str:
