@@ -43,12 +43,15 @@ def test_run_writes_summary_manifest_tables_and_plots(mini_file, tmp_path):
 
     assert (scenario_hash(load_scenario(out_dir / "scenario.yaml"))
             == scenario_hash(load_scenario(mini_file)) == manifest["scenario_sha256"])
-    for png in ("backlog_devices.png", "backlog_by_stage.png", "time_to_identification.png"):
+    for png in ("backlog_devices.png", "backlog_by_stage.png", "time_to_identification.png",
+                "wait_ecdf.png", "staff.png"):
         assert (out_dir / png).stat().st_size > 10_000
-    for table in ("stage_visits", "cases", "devices", "children", "stage_timeseries",
-                  "staff_timeseries"):
-        assert len(list((out_dir / "tables" / table).glob("rep-*.csv"))) == 2
-    assert "time_to_identify_median_days" in out and "95% CI" in out
+    # The default: Parquet (pyarrow is a dependency), every table but the per-visit log.
+    for table in ("cases", "devices", "children", "stage_timeseries", "staff_timeseries"):
+        assert len(list((out_dir / "tables" / table).glob("rep-*.parquet"))) == 2
+    assert not (out_dir / "tables" / "stage_visits").exists()
+    assert manifest["tables"] == "standard" and manifest["table_format"] == "parquet"
+    assert "Time to identify a child, median" in out and "95% CI" in out
 
 
 def test_bad_scenario_exit_2_with_location_and_no_traceback(mini_data, tmp_path):

@@ -107,7 +107,8 @@ def test_random_tables_match_pandas(data):
     assert our_csv({"t": columns["t"]}) == pandas_csv({"t": columns["t"]})
 
 
-def test_a_long_runs_day_columns_read_back_exactly(mini_data, tmp_path):
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_long_runs_day_columns_read_back_exactly(mini_data, tmp_path, fmt):
     # A 55-year run with little demand: day columns reach 20,000, where six significant
     # digits kept only 0.1 day. Written by fbsim run, read back with read_table.
     import yaml
@@ -124,7 +125,8 @@ def test_a_long_runs_day_columns_read_back_exactly(mini_data, tmp_path):
     path.write_text(yaml.safe_dump(mini_data, sort_keys=False))
     out = tmp_path / "res"
     code, _, err = run_cli("run", str(path), "--reps", "1", "--workers", "1", "--seed", "3",
-                           "--quiet", "--no-plots", "--out", str(out))
+                           "--quiet", "--no-plots", "--out", str(out), "--tables", "full",
+                           "--format", fmt)
     assert code == 0, err
     records = run_replication(load_scenario(path), 0, 3)
     visits = records.tables["stage_visits"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.analysis.costs import replication_cost
+from sim.analysis.stage_waits import stage_waits
 from sim.analysis.survival import kaplan_meier, quantile, restricted_mean, survival_at
 from sim.config.schema import RISK_LEVELS, Scenario
 from sim.monitor.records import Records
@@ -200,6 +201,9 @@ class ReplicationSummary:
         Event count (3 per service visit).
     seconds : float
         Wall time of the replication in its worker.
+    wait_curves : dict of str to numpy.ndarray
+        Share started by day of waiting, per stage and group
+        (:class:`sim.analysis.stage_waits.StageWaits`).
     """
 
     replication: int
@@ -212,6 +216,8 @@ class ReplicationSummary:
     seconds: float = 0.0
     identified_curves: dict[str, np.ndarray] = field(default_factory=dict)
     """Like ``identified_curve``, per route (:data:`ROUTES`) and ``all``."""
+    wait_curves: dict[str, np.ndarray] = field(default_factory=dict)
+    """Share started by day waited, per stage and group (:mod:`sim.analysis.stage_waits`)."""
 
 
 def _km(durations: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -380,6 +386,7 @@ def replication_metrics(records: Records, scenario: Scenario) -> ReplicationSumm
     m["cost_total_gbp"] = cost["total_gbp"]
     m["staff_fte_years"] = cost["fte_years"]
     m["outsourced_devices"] = cost["outsourced_devices"]
-    return ReplicationSummary(records.replication, {k: m[k] for k in METRICS}, curves["all"],
-                              days, waiting, records.conservation, records.events,
-                              identified_curves=curves)
+    waits = stage_waits(records, scenario)  # per-stage waits (sim.analysis.stage_waits)
+    return ReplicationSummary(records.replication, {**{k: m[k] for k in METRICS}, **waits.metrics},
+                              curves["all"], days, waiting, records.conservation, records.events,
+                              identified_curves=curves, wait_curves=waits.curves)

@@ -9,7 +9,9 @@ status 2, never a traceback. The first Ctrl-C or SIGTERM stops the command clean
 ends it quietly.
 Exit status: 0 success, 1 internal error, 2 bad input or environment, 3 ``check``
 flagged a stage, 130 interrupted (SIGINT), 141 output pipe closed, 143 terminated
-(SIGTERM).
+(SIGTERM). ``fbsim`` with no command lists the commands on standard error and exits
+with status 2 (no command is a usage error, as for any other missing argument);
+``fbsim --help`` prints the same list on standard output and exits 0.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from sim.config import ScenarioError
 #: The commands, in the order ``fbsim --help`` lists them: name -> module under sim.cli.
 COMMANDS = {"run": "sim.cli.run", "compare": "sim.cli.compare", "check": "sim.cli.check",
             "validate": "sim.cli.validate", "plan": "sim.cli.plan",
-            "sensitivity": "sim.cli.sensitivity"}
+            "sensitivity": "sim.cli.sensitivity", "plot": "sim.cli.plot",
+            "report": "sim.cli.report", "reference": "sim.cli.reference"}
 
 
 #: Thread-count settings of the BLAS libraries numpy may be built with. fbsim never
@@ -78,6 +81,21 @@ def freeze_startup_heap() -> bool:
     return True
 
 
+class _Version(argparse.Action):
+    """``--version``: looks the installed version up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help=str(kwargs.get("help", "")))
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from sim.results.provenance import package_version
+
+        sys.stdout.write(f"fbsim {package_version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fbsim``."""
     parser = argparse.ArgumentParser(
@@ -85,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate the police forensic backlog for online child-abuse investigations "
                     "and estimate the time until children at risk are identified.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_Version, help="print fbsim's version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS.values():
         importlib.import_module(module).add_parser(sub)
     return parser
@@ -117,6 +136,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
             args = parser.parse_args(argv)  # usage, --help and option errors go to out/err
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.command is None:
+        err.write(parser.format_help())
+        err.write("\nerror: name a command, e.g. 'fbsim run' (fbsim COMMAND --help for its "
+                  "options)\n")
+        return EXIT_BAD_INPUT
     froze = [False]
     resume_gc = exiting and not gc.isenabled()  # paused by entry() for start-up
 

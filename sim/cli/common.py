@@ -134,6 +134,15 @@ def describe_os_error(exc: OSError) -> str:
     return f"{' -> '.join(paths)}: {cause}" if paths else cause
 
 
+def can_encode(stream: TextIO, text: str) -> bool:
+    """Whether ``stream`` can write ``text`` (arrows, £) in its encoding."""
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def print_error(exc: BaseException, err: TextIO) -> None:
     """Print a user error (a scenario's problems one per line) without a traceback."""
     if isinstance(exc, ScenarioError):

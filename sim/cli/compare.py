@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     comp = sub.add_parser("compare", help="compare scenarios on common random numbers",
                           description="Run a base scenario and options with the same seed and "
                                       "replications; print paired differences (option - base) "
-                                      "with 95%% confidence intervals.")
+                                      "with 95% confidence intervals.")
     comp.add_argument("base", type=Path, help="the base scenario")
     comp.add_argument("options", nargs="+", type=Path, help="scenarios to compare with the base")
     comp.add_argument("--reps", type=replications_int, help="replications (default: the base's)")

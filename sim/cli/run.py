@@ -13,6 +13,7 @@ from sim.cli.common import (
     ENVIRONMENT_ERRNOS,
     EXIT_OK,
     UserError,
+    can_encode,
     describe_os_error,
     load,
     overload_warnings,
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add this command's parser to ``sub``."""
     run = sub.add_parser("run", help="run a scenario and write results",
                          description="Run replications of a scenario; print headline results "
-                                     "with 95%% confidence intervals and write tables and plots.")
+                                     "with 95% confidence intervals and write tables and plots.")
     run.add_argument("scenario", nargs="?", default=None,
                      help=f"scenario YAML file (default: {DEFAULT_SCENARIO})")
     run.add_argument("--reps", type=replications_int,
@@ -40,10 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="Dask scheduler address, e.g. tcp://host:8786 (implies --backend dask)")
     run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
-    run.add_argument("--tables", choices=("all", "none"), default="all",
-                     help="write per-replication tables (default: all)")
-    run.add_argument("--format", choices=("csv", "parquet"), default="csv",
-                     help="table format (parquet needs the 'parquet' extra)")
+    run.add_argument("--tables", choices=("standard", "full", "all", "none"), default="standard",
+                     help="per-replication tables: 'standard' (default: cases, devices, "
+                          "children, time series), 'full' (also the per-visit event log "
+                          "stage_visits, ten times the size; 'all' is the same) or 'none'")
+    run.add_argument("--format", choices=("auto", "parquet", "csv"), default="auto",
+                     help="table format (default: parquet where pyarrow is installed, "
+                          "else csv)")
     run.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -53,8 +57,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sim.experiment import make_backend, run_experiment
     from sim.experiment.backends import available_cpus
     from sim.results.folder import ResultsFolderError, StagedFolder, check_writable, choose_out
+    from sim.results.headline import headline, render_text
     from sim.results.provenance import host_facts_later, manifest
-    from sim.results.summary import estimates_table, write_run_outputs
+    from sim.results.summary import summary_dict, write_run_outputs
+    from sim.results.tables import default_format
 
     path = Path(args.scenario) if args.scenario else DEFAULT_SCENARIO
     if args.scenario is None and not path.exists():
@@ -65,12 +71,11 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     seed = scenario.run.seed if args.seed is None else args.seed
     backend_name = "dask" if args.scheduler else args.backend
     workers = args.workers or max(1, min(available_cpus(), reps))
-    if args.format == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise UserError("--format parquet needs pyarrow: pip install "
-                            "'forensic-backlog-sim[parquet]'") from None
+    table_set = "full" if args.tables == "all" else args.tables
+    table_format = default_format() if args.format == "auto" else args.format
+    if table_format == "parquet" and default_format() != "parquet":
+        raise UserError("--format parquet needs pyarrow: pip install pyarrow (or use "
+                        "--format csv)")
     try:
         backend = make_backend(backend_name, workers, args.scheduler)
     except RuntimeError as exc:
@@ -100,14 +105,14 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         with staged as staging:
             result = run_experiment(
                 scenario, reps, seed, backend,
-                table_dir=staging / "tables" if args.tables == "all" else None,
-                table_format=args.format,
+                table_dir=staging / "tables" if table_set != "none" else None,
+                table_format=table_format, table_set=table_set,
                 on_result=None if args.quiet else progress(err, t0))
             meta = manifest(scenario, seed, reps, time.perf_counter() - t0, backend.name,
                             backend.workers, str(path), started,
                             {"events": sum(r.events for r in result.replications),
-                             "tables": args.tables, "table_format": args.format}, host)
-            write_run_outputs(staging, result, meta, plots=not args.no_plots)
+                             "tables": table_set, "table_format": table_format}, host)
+            write_run_outputs(staging, result, meta, plots=not args.no_plots, fmt=table_format)
     except ResultsFolderError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
@@ -115,14 +120,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise
         raise UserError(f"cannot write results to {out_dir}: {describe_os_error(exc)}; nothing "
                         f"was written there") from None
-    rows = estimates_table(result.estimates())
-    widths = [max(len(r[i]) for r in [*rows, ("metric", "mean", "95% CI", "unit")])
-              for i in range(4)]
-    header = ("metric", "mean", "95% CI", "unit")
+    fancy = can_encode(out, "↓£⁰¹²³⁴⁵⁶⁷⁸⁹")
+    table = headline(summary_dict(result)["metrics"], reps, arrows=fancy)
     print("", file=out)
-    for row in (header, *rows):
-        print("  ".join(c.ljust(w) if i != 1 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths, strict=True))), file=out)
+    print(render_text(table, superscripts=fancy), file=out)
     print(f"\nResults in {out_dir}/ (summary.json, manifest.json, tables/, *.png); "
-          f"{time.perf_counter() - t0:.1f} s", file=out)
+          f"{time.perf_counter() - t0:.1f} s. 'fbsim report {out_dir}' makes a report.", file=out)
     return EXIT_OK

@@ -38,6 +38,8 @@ class Task:
         Where the worker writes this replication's tables; None writes none.
     table_format : str
         ``csv`` or ``parquet``.
+    table_set : str
+        Which tables: ``standard`` (all but the per-visit log) or ``full``.
     """
 
     scenario: Scenario
@@ -45,6 +47,7 @@ class Task:
     seed: int
     table_dir: str | None = None
     table_format: str = "csv"
+    table_set: str = "full"
 
 
 def run_task(task: Task) -> ReplicationSummary:
@@ -53,7 +56,8 @@ def run_task(task: Task) -> ReplicationSummary:
     records = run_replication(task.scenario, task.replication, task.seed)
     summary = replication_metrics(records, task.scenario)
     if task.table_dir is not None:
-        write_replication_tables(records, Path(task.table_dir), task.table_format)
+        write_replication_tables(records, Path(task.table_dir), task.table_format,
+                                 task.table_set)
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -80,7 +84,7 @@ def run_experiment(scenario: Scenario, replications: int, seed: int,
                    backend: Backend | None = None, table_dir: Path | None = None,
                    table_format: str = "csv",
                    on_result: Callable[[ReplicationSummary, int, int], None] | None = None,
-                   first_replication: int = 0) -> ExperimentResult:
+                   first_replication: int = 0, table_set: str = "full") -> ExperimentResult:
     """Run replications ``first_replication`` .. ``first_replication + replications - 1``.
 
     Parameters
@@ -101,12 +105,15 @@ def run_experiment(scenario: Scenario, replications: int, seed: int,
         Called as ``on_result(summary, done, total)`` after each replication.
     first_replication : int
         Index of the first replication.
+    table_set : str
+        Which tables to write: ``full`` (default, every table) or ``standard`` (all but
+        the per-visit log ``stage_visits``; what ``fbsim run`` writes by default).
     """
     if replications < 1:
         raise ValueError("replications must be >= 1")
     backend = backend or SerialBackend()
     tasks = (Task(scenario, first_replication + i, seed,
-                  None if table_dir is None else str(table_dir), table_format)
+                  None if table_dir is None else str(table_dir), table_format, table_set)
              for i in range(replications))  # made as workers take them
     t0 = time.perf_counter()
     results: list[ReplicationSummary] = []

@@ -33,6 +33,27 @@ if TYPE_CHECKING:
     from sim.monitor.records import Records
 
 FORMATS = ("csv", "parquet")
+#: Which tables each ``--tables`` choice writes: ``standard`` (the default) leaves out the
+#: per-visit event log, which is most of a run's size and writing time; ``full`` has it.
+TABLE_SETS = ("standard", "full", "none")
+#: Tables only ``full`` writes.
+FULL_ONLY_TABLES = ("stage_visits",)
+
+
+def default_format() -> str:
+    """``parquet`` where pyarrow is installed, else ``csv`` (found without importing it)."""
+    import importlib.util
+
+    return "parquet" if importlib.util.find_spec("pyarrow") is not None else "csv"
+
+
+def tables_in_set(names: list[str], table_set: str) -> list[str]:
+    """The tables of ``names`` that ``table_set`` (one of :data:`TABLE_SETS`) writes."""
+    if table_set not in TABLE_SETS:
+        raise ValueError(f"unknown table set {table_set!r}; expected one of {TABLE_SETS}")
+    if table_set == "none":
+        return []
+    return [n for n in names if table_set == "full" or n not in FULL_ONLY_TABLES]
 
 
 def table_path(root: Path, table: str, replication: int, fmt: str) -> Path:
@@ -40,8 +61,9 @@ def table_path(root: Path, table: str, replication: int, fmt: str) -> Path:
     return root / table / f"rep-{replication:05d}.{fmt}"
 
 
-def write_replication_tables(records: Records, root: Path, fmt: str = "csv") -> None:
-    """Write every table of ``records`` below ``root``.
+def write_replication_tables(records: Records, root: Path, fmt: str = "csv",
+                             table_set: str = "full") -> None:
+    """Write the tables of ``records`` that ``table_set`` names below ``root``.
 
     Parameters
     ----------
@@ -51,17 +73,21 @@ def write_replication_tables(records: Records, root: Path, fmt: str = "csv") -> 
         The ``tables`` folder.
     fmt : str
         ``csv`` (default) or ``parquet`` (needs pyarrow).
+    table_set : str
+        ``full`` (default: every table), ``standard`` (all but :data:`FULL_ONLY_TABLES`)
+        or ``none``.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown table format {fmt!r}; expected one of {FORMATS}")
-    for name, table in records.tables.items():
+    for name in tables_in_set(list(records.tables), table_set):
+        table = records.tables[name]
         path = table_path(root, name, records.replication, fmt)
+        rows = len(next(iter(table.values()))) if table else 0
+        columns = {"replication": np.full(rows, records.replication, dtype=np.int64), **table}
         if fmt == "csv":
-            rows = len(next(iter(table.values()))) if table else 0
-            columns = {"replication": np.full(rows, records.replication, dtype=np.int64), **table}
             write_atomic(path, columns_csv_writer(columns))
         else:
-            write_atomic(path, parquet_writer(records.frame(name)), binary=True)
+            write_atomic(path, columns_parquet_writer(columns), binary=True)
 
 
 #: Strings that CSV never quotes: no delimiter, quote or line break.
@@ -151,6 +177,82 @@ def csv_writer(df: pd.DataFrame) -> Callable[[IO[Any]], None]:
     return write
 
 
+def _arrow_array(values: Any) -> Any:
+    """A numpy column as a pyarrow array, built from its buffers.
+
+    ``pyarrow.array`` imports pandas on first use (to recognise pandas objects), which
+    would cost every worker process a third of a second; building arrays from buffers
+    does not. Floats are float64 (NaN kept as NaN), integers int64, booleans bool; text
+    (object or str columns) is UTF-8 with None, and NaN in text columns, as nulls.
+    """
+    import pyarrow as pa
+
+    a = np.asarray(values)
+    n = int(a.size)
+    kind = a.dtype.kind
+    if kind == "f":
+        return pa.Array.from_buffers(pa.float64(), n, [None, pa.py_buffer(
+            np.ascontiguousarray(a, dtype="<f8"))])
+    if kind in "iu":
+        return pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(
+            np.ascontiguousarray(a, dtype="<i8"))])
+    if kind == "b":
+        return pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(
+            np.packbits(a, bitorder="little"))])
+    if kind not in "OU":
+        raise TypeError(f"cannot write a column of dtype {a.dtype} as Parquet")
+    cache: dict[Any, bytes | None] = {}
+
+    def encode(v: Any) -> bytes | None:
+        if v is None or (isinstance(v, float) and v != v):
+            return None
+        return str(v).encode("utf-8")
+
+    encoded = [cache[v] if v in cache else cache.setdefault(v, encode(v)) for v in a.tolist()]
+    valid = np.fromiter((e is not None for e in encoded), dtype=bool, count=n)
+    lengths = np.fromiter((len(e) if e is not None else 0 for e in encoded), dtype=np.int64,
+                          count=n)
+    offsets = np.zeros(n + 1, dtype="<i4")
+    np.cumsum(lengths, out=offsets[1:])
+    data = b"".join(e for e in encoded if e is not None)
+    nulls = n - int(valid.sum())
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    return pa.Array.from_buffers(pa.string(), n, [bitmap, pa.py_buffer(offsets),
+                                                  pa.py_buffer(data)], null_count=nulls)
+
+
+def columns_parquet_writer(columns: Mapping[str, Any]) -> Callable[[IO[Any]], None]:
+    """A writer of equal-length numpy columns as Parquet for :func:`write_atomic`.
+
+    Written by pyarrow straight from the columns (no pandas, :func:`_arrow_array`),
+    zstd-compressed. Floats are stored as the float64 values themselves, so they read
+    back exactly.
+    """
+
+    def write(f: IO[Any]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        names = [str(k) for k in columns]
+        values = [np.asarray(v) for v in columns.values()]
+        arrays = [_arrow_array(v) for v in values]
+        if len({len(a) for a in arrays}) > 1:
+            raise ValueError("columns must be of equal length")
+        # Floats are split into byte streams (exponents and leading mantissa bytes then
+        # compress: a quarter smaller than plain on the devices table), identifiers
+        # counting up are delta-encoded, everything else (text, flags, counts)
+        # dictionary-encoded.
+        encoding = {n: "BYTE_STREAM_SPLIT" for n, v in zip(names, values, strict=True)
+                    if v.dtype.kind == "f"}
+        encoding.update({n: "DELTA_BINARY_PACKED" for n, v in zip(names, values, strict=True)
+                         if n.endswith("_id") and v.dtype.kind in "iu"})
+        pq.write_table(pa.Table.from_arrays(arrays, names=names), f, compression="zstd",
+                       compression_level=9, column_encoding=encoding,
+                       use_dictionary=[n for n in names if n not in encoding])
+
+    return write
+
+
 def parquet_writer(df: pd.DataFrame) -> Callable[[IO[Any]], None]:
     """A writer of ``df`` as Parquet for :func:`write_atomic`."""
 
@@ -168,14 +270,32 @@ def read_table(results_dir: str | Path, table: str) -> pd.DataFrame:
     results_dir : str or pathlib.Path
         A folder written by ``fbsim run``.
     table : str
-        ``stage_visits``, ``cases``, ``devices``, ``children``, ``stage_timeseries`` or
-        ``staff_timeseries``.
+        ``cases``, ``devices``, ``children``, ``stage_timeseries``, ``staff_timeseries``
+        … (``docs/results-tables.md``); ``stage_visits`` only where the run wrote it
+        (``fbsim run --tables full``). Parquet or CSV, whichever the run wrote.
     """
     import pandas as pd
 
     folder = Path(results_dir) / "tables" / table
     files = sorted(folder.glob("rep-*.*"))
     if not files:
-        raise FileNotFoundError(f"no tables named {table!r} under {folder}")
+        hint = (" (the per-visit log is written only by 'fbsim run --tables full')"
+                if table in FULL_ONLY_TABLES else "")
+        raise FileNotFoundError(f"no tables named {table!r} under {folder}{hint}")
     frames = [pd.read_csv(f) if f.suffix == ".csv" else pd.read_parquet(f) for f in files]
     return pd.concat(frames, ignore_index=True)
+
+
+def read_run_table(results_dir: str | Path, name: str) -> pd.DataFrame:
+    """A run-level table of a results folder (``identify_curve``, ``replication_metrics`` …).
+
+    Read from its Parquet or CSV file, whichever the run wrote.
+    """
+    import pandas as pd
+
+    folder = Path(results_dir)
+    for suffix, read in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            return read(path)
+    raise FileNotFoundError(f"no table {name!r} (.parquet or .csv) in {folder}")
