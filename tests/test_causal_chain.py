@@ -341,6 +341,7 @@ def _mini(**changes: Any) -> dict[str, Any]:
     data["discovery"] = {"examination_trail_half_life_days": 120.0,
                          "depicted_trail_half_life_days": 240.0}
     data["staff"]["examiners"]["headcount"] = 18
+    data["staff"]["enforcement"]["headcount"] = 16   # crews loaded near capacity
     data["staff"]["examiners"]["tiers"] = [
         {"name": "trainee", "share": 0.2, "speed_multiplier": 0.6, "find_probability": 0.6},
         {"name": "accredited", "share": 0.8, "find_probability": 0.85}]
@@ -348,16 +349,20 @@ def _mini(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("change", "metric"), [
-    ({"staff.examiners.headcount": 30}, "identified_examination_within_90d_share"),
-    ({"staff.examiners.headcount": 30}, "identified_depicted_within_365d_share"),
-    ({"staff.examiners.tiers": [
+@pytest.mark.parametrize(("base_changes", "change", "metric"), [
+    ({}, {"staff.examiners.headcount": 30}, "identified_examination_within_90d_share"),
+    ({}, {"staff.examiners.headcount": 30}, "identified_depicted_within_365d_share"),
+    ({}, {"staff.examiners.tiers": [
         {"name": "trainee", "share": 0.2, "speed_multiplier": 0.6, "find_probability": 0.9},
         {"name": "accredited", "share": 0.8, "find_probability": 0.95}]},
      "identified_examination_within_90d_share"),
+    ({}, {"staff.enforcement.headcount": 24}, "identified_within_30d_share"),
+    # Grading and upload the constraint: more graders identify depicted children sooner.
+    ({"staff.graders.headcount": 8}, {"staff.graders.headcount": 16},
+     "identified_depicted_within_365d_share"),
 ])
-def test_more_staff_or_more_skill_never_finds_fewer_children(change, metric):
-    diff = _paired(_mini(), _mini(**change), metric)
+def test_more_staff_or_more_skill_never_finds_fewer_children(base_changes, change, metric):
+    diff = _paired(_mini(**base_changes), _mini(**{**base_changes, **change}), metric)
     ok = diff[~np.isnan(diff)]
     assert ok.size >= 4
     se = ok.std(ddof=1) / math.sqrt(ok.size) if ok.size > 1 else 0.0
