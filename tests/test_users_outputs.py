@@ -82,10 +82,16 @@ def test_printed_table_is_grouped_labelled_and_footnoted(run_dir):
     for group in ("Children at risk", "Devices and the lab", "Workforce", "Cost"):
         assert f"\n{group}\n" in out
     assert "time_to_identify_median_days" not in out  # labels, not snake_case
-    assert "Time to identify a child, median" in out and "↓ better" in out
+    assert "Days at risk in the first year, per child" in out and "↓ better" in out
+    # The pooled time to identify hides the children found only on devices: not printed.
+    assert "Time to identify a child, median" not in out
+    assert "metrics shown; every one is in summary.json" in out
     assert "↑ better" in out and "£m" in out and "%" in out
     # The mini lab is overloaded: its P90 wait is undefined, and the footnote says why.
-    assert "90th percentile not reached" in out and "fewer than 90% of devices" in out
+    flat = " ".join(out.split())  # footnotes are wrapped to the terminal's width
+    assert "90th percentile not reached" in flat and "fewer than 90% of devices" in flat
+    footnotes = [line for line in out.splitlines() if line[:1] in "¹²³⁴⁵⁶⁷⁸⁹"]
+    assert footnotes and all(len(line) <= 100 for line in footnotes)
 
 
 def test_tail_footnote_explains_median_against_p90_by_class():

@@ -121,9 +121,13 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UserError(f"cannot write results to {out_dir}: {describe_os_error(exc)}; nothing "
                         f"was written there") from None
     fancy = can_encode(out, "↓£⁰¹²³⁴⁵⁶⁷⁸⁹")
-    table = headline(summary_dict(result)["metrics"], reps, arrows=fancy)
+    metrics = summary_dict(result)["metrics"]
+    table = headline(metrics, reps, arrows=fancy)
     print("", file=out)
     print(render_text(table, superscripts=fancy), file=out)
+    shown = sum(len(rows) for _, rows in table.groups)
+    print(f"\n{shown} of {len(metrics)} metrics shown; every one is in summary.json, with its "
+          f"label and unit.", file=out)
     print(f"\nResults in {out_dir}/ (summary.json, manifest.json, tables/, *.png); "
           f"{time.perf_counter() - t0:.1f} s. 'fbsim report {out_dir}' makes a report.", file=out)
     return EXIT_OK

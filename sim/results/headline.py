@@ -15,6 +15,7 @@ of footnote explain what a bare number would hide:
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ from sim.results.presentation import (
 #: A tail is worth a footnote when the P90 is this many times the median and this many
 #: days longer.
 TAIL_RATIO, TAIL_DAYS = 5.0, 7.0
+#: Footnotes are wrapped to this many characters (a terminal's width).
+FOOTNOTE_WIDTH = 96
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,9 @@ def render_text(table: Headline, superscripts: bool = True) -> str:
     if table.footnotes:
         lines.append("")
         for i, text in enumerate(table.footnotes, 1):
-            lines.append(f"{mark((i,)).strip()} {text}")
+            lead = mark((i,)).strip()
+            lines.extend(textwrap.wrap(text, width=FOOTNOTE_WIDTH, initial_indent=f"{lead} ",
+                                       subsequent_indent=" " * (len(lead) + 1)))
     return "\n".join(lines)
 
 

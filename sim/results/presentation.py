@@ -18,6 +18,7 @@ reports a metric before this table knows it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ _STAGE_GROUPS = {"lab_examination": "lab", "image_grading": "grading and upload"
                  "database_upload": "grading and upload",
                  "victim_identification": "grading and upload"}
 #: Stage-wait statistics shown in the printed table (all go to summary.json).
-_PRINTED_WAIT_STATS = ("mean_days", "p90_days")
+_PRINTED_WAIT_STATS = ("p90_days",)
 _WAIT_STAT_LABELS = {"mean_days": "mean", "median_days": "median", "p90_days": "90th percentile",
                      "started_share": "share started by the end", "arrivals": "arrivals"}
 ROUTES: dict[str, str] = {
@@ -185,6 +186,25 @@ def _family_entries() -> dict[str, Presentation]:
 
 
 PRESENTATION.update({k: v for k, v in _family_entries().items() if k not in PRESENTATION})
+
+#: The rows of the printed headline table (``fbsim run``, ``fbsim report``): a planner's
+#: questions, one or two rows each, about twenty in all. Every other metric is in
+#: ``summary.json`` with its label (``headline(..., printed_only=False)`` shows them all).
+#: The pooled time to identify is left out on purpose: it mixes children found at research
+#: within days with children found only on devices months later, and hides the latter.
+PRINTED: frozenset[str] = frozenset({
+    "identified_contact_within_90d_share", "days_at_risk_first_year_contact_mean",
+    "identified_examination_within_365d_share", "days_at_risk_first_year_examination_mean",
+    "identified_depicted_within_365d_share", "days_at_risk_first_year_depicted_mean",
+    "days_at_risk_first_year_mean", "children_not_identified_end",
+    "time_to_safeguard_median_days", "enforcement_within_target_very_high_share",
+    "enforcement_within_target_low_share", "warrants_per_referral", "children_at_risk",
+    "lab_wait_median_days", "lab_wait_p90_days", "lab_examined_over_365d_share",
+    "backlog_devices_end", "upload_wait_median_days",
+    "upload_wait_p90_days", "staff_fte_years", "cost_total_gbp",
+})
+for _name, _entry in PRESENTATION.items():
+    PRESENTATION[_name] = dataclasses.replace(_entry, printed=_name in PRINTED)
 
 
 def stage_label(stage: str) -> str:
@@ -246,7 +266,7 @@ def presentation(name: str) -> Presentation:
                 "children_(")):
             return Presentation(template.format(route=route_label(match["r"]),
                                                 days=match.groupdict().get("d", "")),
-                                "children", direction)
+                                "children", direction, printed=False)
     return Presentation(name.replace("_", " ").capitalize(), "other", CONTEXT, True, False)
 
 
