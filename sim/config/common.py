@@ -6,14 +6,16 @@ named (schema, model, tables, analysis).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sim.config.distspec import Count
 
+#: A risk level's name, as scenarios write it: the one place the names are spelt out.
+RiskName = Literal["very_high", "high", "medium", "low"]
 #: Risk levels from highest to lowest; the index is the queue priority (0 first).
-RISK_LEVELS: tuple[str, ...] = ("very_high", "high", "medium", "low")
+RISK_LEVELS: tuple[str, ...] = get_args(RiskName)
 SHARE_TOLERANCE = 1e-6
 #: Joins several 'key.path: message' problems raised by one validator.
 PROBLEM_SEPARATOR = "\n"

@@ -32,6 +32,7 @@ from sim.config.common import (
     Probability,
     RiskCounts,
     RiskDays,
+    RiskName,
     RiskProbabilities,
     RiskShares,
     Share,
@@ -266,7 +267,7 @@ class Expedite(Strict):
     its job runs continuously at full speed (no pause at the end of a shift).
     """
 
-    risk_levels: list[Literal["very_high", "high", "medium", "low"]] = Field(default_factory=list)
+    risk_levels: list[RiskName] = Field(default_factory=list)
     stages: list[Literal["intake", "enforcement", "device_triage", "lab_examination"]] = Field(
         default_factory=list)
 

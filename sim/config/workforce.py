@@ -22,10 +22,11 @@ rest of the scenario and is called by :class:`sim.config.schema.Scenario`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.config.common import RiskName
 from sim.config.distspec import Duration
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +43,6 @@ SERVED_STATIONS: tuple[str, ...] = (
 _Share = Annotated[float, Field(ge=0.0, le=1.0)]
 _NonNeg = Annotated[float, Field(ge=0.0)]
 _Positive = Annotated[float, Field(gt=0.0)]
-RiskName = Literal["very_high", "high", "medium", "low"]
 
 
 class _Strict(BaseModel):

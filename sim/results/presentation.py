@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from sim.analysis.stage_waits import STATISTICS, parse_metric_name
+from sim.config.common import RISK_LEVELS
 
 #: The questions a summary is grouped by, in the order they are shown, with their titles.
 GROUPS: dict[str, str] = {
@@ -225,8 +226,7 @@ def route_label(route: str) -> str:
 def _group_label(group: str) -> str:
     if group == "all":
         return ""
-    return f", {group.replace('_', ' ')}" + (" risk" if group in
-                                             ("very_high", "high", "medium", "low") else "")
+    return f", {group.replace('_', ' ')}" + (" risk" if group in RISK_LEVELS else "")
 
 
 #: Per-route metrics of the model (``<...>_<route>_<...>``): pattern, label, group, direction.
