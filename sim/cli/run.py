@@ -169,8 +169,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         if exc.errno not in ENVIRONMENT_ERRNOS:
             raise
+        kept = (f"; the {staged.kept_replications} finished replications are kept in "
+                f"{staged.staging}: continue with: {args.resume_command}" if staged.kept else "")
         raise UserError(f"cannot write results to {out_dir}: {describe_os_error(exc)}; nothing "
-                        f"was written there") from None
+                        f"was written there{kept}") from None
     fancy = can_encode(out, "↓£⁰¹²³⁴⁵⁶⁷⁸⁹")
     table = headline(summary_dict(result)["metrics"], reps, arrows=fancy)
     print("", file=out)
