@@ -178,8 +178,8 @@ def test_resume_after_ctrl_c_gives_the_tables_of_an_uninterrupted_run(
     assert proc.returncode == 130 and "Traceback" not in err, err
     staging = incomplete_path(out)
     last = err.strip().splitlines()[-1]
-    assert last.startswith("interrupted; no results were written; the ") and (
-        f"finished replications are kept in {staging}" in last), err
+    assert last.startswith("interrupted; no results were written; ") and (
+        f"done are kept in {staging}" in last or f"done is kept in {staging}" in last), err
     assert f"continue with: fbsim run {slow_file} --resume {staging}" in last, err
     assert_nothing_left_running(proc.pid)
     assert_unfinished_folder_is_not_results(out)
@@ -214,7 +214,7 @@ def unfinished(mini_data, tmp_path, monkeypatch):
         m.setattr(resume, "recorder", stop_after_two)
         code, _, err = run_cli("run", str(scenario), "--reps", "4", "--workers", "1",
                                "--quiet", "--no-plots", "--format", "csv", "--out", str(out))
-    assert code == 130 and "2 finished replications are kept" in err, err
+    assert code == 130 and "2 replications done are kept" in err, err
     return scenario, out
 
 

@@ -222,9 +222,11 @@ def _outcome(args: argparse.Namespace, otherwise: str) -> str:
     if staged is None or not getattr(staged, "kept", False):
         return otherwise
     how = getattr(args, "resume_command", None) or f"--resume {staged.staging}"
-    return (f"no results were written; the {staged.kept_replications} finished replications "
-            f"are kept in {staged.staging} (anything already in {staged.out} is untouched); "
-            f"continue with: {how}")
+    from sim.results.folder import replications_done
+
+    return (f"no results were written; {replications_done(staged.kept_replications)} "
+            f"{'is' if staged.kept_replications == 1 else 'are'} kept in {staged.staging} "
+            f"(anything already in {staged.out} is untouched); continue with: {how}")
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -70,6 +70,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         check_writable,
         choose_out,
         incomplete_path,
+        replications_done,
         resume_target,
     )
     from sim.results.headline import headline, render_text
@@ -169,8 +170,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         if exc.errno not in ENVIRONMENT_ERRNOS:
             raise
-        kept = (f"; the {staged.kept_replications} finished replications are kept in "
-                f"{staged.staging}: continue with: {args.resume_command}" if staged.kept else "")
+        kept = (f"; {replications_done(staged.kept_replications)} kept in {staged.staging}: "
+                f"continue with: {args.resume_command}" if staged.kept else "")
         raise UserError(f"cannot write results to {out_dir}: {describe_os_error(exc)}; nothing "
                         f"was written there{kept}") from None
     fancy = can_encode(out, "↓£⁰¹²³⁴⁵⁶⁷⁸⁹")

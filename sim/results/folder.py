@@ -164,6 +164,11 @@ def foreign_files(folder: Path) -> list[str] | None:
     return None
 
 
+def replications_done(n: int) -> str:
+    """``1 replication done``, ``3 replications done``."""
+    return f"{n} replication{'' if n == 1 else 's'} done"
+
+
 def incomplete_problem(folder: Path) -> str | None:
     """Why ``folder`` is not results but an unfinished run; None if it is not one.
 
@@ -177,7 +182,7 @@ def incomplete_problem(folder: Path) -> str | None:
         return None
     done = len({(e.key, e.replication) for e in journal_entries(folder)})
     target = resume_target(folder)
-    return (f"{folder} holds a run that did not finish ({done} replications done), not "
+    return (f"{folder} holds a run that did not finish ({replications_done(done)}), not "
             f"results; continue it with 'fbsim run SCENARIO --resume {target}', which "
             f"writes the results to {target}")
 
@@ -510,7 +515,7 @@ class StagedFolder:
                 if done:
                     raise ResultsFolderError(
                         f"{staging} holds an unfinished run into {self.out} "
-                        f"({len({(e.key, e.replication) for e in done})} replications done); "
+                        f"({replications_done(len({(e.key, e.replication) for e in done}))}); "
                         f"continue it with --resume {staging} (same command and scenario), "
                         f"or delete {staging} to start again")
                 _remove_staging(staging, keep=(STAGING_LOCK,))  # nothing finished in it
