@@ -39,7 +39,8 @@ def assert_environment_error(code: int, err: str, *expected: str) -> None:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith((".partial", ".old")))
+    return sorted(p.name for p in folder.iterdir()
+                  if p.name.endswith((".partial", ".old", ".incomplete")))
 
 
 def test_a_read_only_folder_is_named_with_its_cause(mini_file, tmp_path, monkeypatch):
@@ -53,7 +54,15 @@ def test_a_read_only_folder_is_named_with_its_cause(mini_file, tmp_path, monkeyp
             def refuse(*_args, dir=None, **_kw):
                 raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), dir)
 
+            real_mkdir = Path.mkdir
+
+            def refuse_inside(self, *args, **kw):  # the resumable run's NAME.incomplete
+                if self.parent == ro:
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(ro))
+                return real_mkdir(self, *args, **kw)
+
             monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+            monkeypatch.setattr(Path, "mkdir", refuse_inside)
         code, _, err = quick_run(mini_file, ro / "res")
     finally:
         ro.chmod(0o755)
@@ -76,7 +85,7 @@ def test_a_full_disk_names_the_file_and_leaves_no_staging_folder(mini_file, tmp_
     monkeypatch.setattr("sim.results.tables.write_atomic", disk_full_for_tables)
     code, _, err = quick_run(mini_file, tmp_path / "res")
     assert_environment_error(code, err, f"cannot write results to {tmp_path / 'res'}: ",
-                             ".partial/tables/", "No space left on device")
+                             "res.incomplete/tables/", "No space left on device")
     assert not (tmp_path / "res").exists() and leftovers(tmp_path) == []
 
 

@@ -51,6 +51,59 @@ def test_dask_local_cluster_equals_serial(make_mini, tmp_path):
     assert summary_dict(serial) == summary_dict(dask)
 
 
+@pytest.mark.dask
+def test_dask_keeps_a_bounded_number_of_tasks_in_flight():
+    pytest.importorskip("distributed")
+    import operator
+
+    from sim.experiment import DaskBackend
+
+    taken = [0]
+    total = 40
+
+    def tasks():
+        for i in range(total):
+            taken[0] += 1
+            yield i
+
+    backend = DaskBackend(None, workers=2)
+    window = backend.window(2)
+    assert window == 6
+    seen = []
+    ahead = []
+    for result in backend.map_unordered(operator.neg, tasks()):
+        seen.append(result)
+        ahead.append(taken[0] - len(seen))  # read from the iterator, not yet returned
+    assert sorted(seen) == sorted(-i for i in range(total))
+    # The window is refilled before each result is handed on: exactly ``window`` tasks
+    # in flight until the iterator runs dry, never more.
+    assert ahead[:total - window] == [window] * (total - window)
+    assert max(ahead) == window and ahead[-1] == 0
+
+
+@pytest.mark.dask
+def test_fbsim_run_gives_the_same_results_serial_processes_and_dask(mini_file, tmp_path):
+    pytest.importorskip("distributed")
+    from .test_cli import run_cli
+
+    outs = {}
+    for name, how in [("serial", ("--backend", "serial")),
+                      ("processes", ("--backend", "processes", "--workers", "2")),
+                      ("dask", ("--backend", "dask", "--workers", "2"))]:
+        outs[name] = tmp_path / name
+        code, _, err = run_cli("run", str(mini_file), "--reps", "3", "--quiet", "--no-plots",
+                               "--out", str(outs[name]), *how)
+        assert code == 0, err
+    reference = outs["serial"]
+    files = sorted(p.relative_to(reference) for p in reference.glob("tables/*/*"))
+    assert len(files) > 3 * 3
+    for name, out in outs.items():
+        assert sorted(p.relative_to(out) for p in out.glob("tables/*/*")) == files, name
+        for f in [*files, Path("summary.json"), Path("identify_curve.parquet"),
+                  Path("wait_curves.parquet"), Path("waiting_timeseries.parquet")]:
+            assert (out / f).read_bytes() == (reference / f).read_bytes(), (name, f)
+
+
 def _same(a: dict[str, float], b: dict[str, float]) -> bool:
     return a.keys() == b.keys() and all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)
 

@@ -139,7 +139,8 @@ def assert_nothing_left_running(sid: int) -> None:
 
 
 def staging_folders(parent: Path) -> list[str]:
-    return sorted(p.name for p in parent.iterdir() if p.name.endswith((".partial", ".old")))
+    return sorted(p.name for p in parent.iterdir()
+                  if p.name.endswith((".partial", ".old", ".incomplete")))
 
 
 @pytest.mark.parametrize(("sig", "times", "to_group", "status", "message"), [
@@ -178,10 +179,10 @@ def test_a_killed_run_leaves_no_process_and_nothing_that_reaches_the_next_run(
     proc.kill()  # SIGKILL: nothing can be cleaned up by the run itself
     finish(proc, tmp_path)
     assert_nothing_left_running(proc.pid)  # its workers saw it go and left at once
-    left = staging_folders(tmp_path)
-    assert len(left) == 1 and not out.exists()  # hidden, named *.partial, never results
+    # Killed before it finished a replication: its unfinished folder, never results.
+    assert staging_folders(tmp_path) == ["res.incomplete"] and not out.exists()
     # The next run into the same folder: only its own replication, and the dead
-    # run's staging folder is cleared away.
+    # run's unfinished folder, with nothing finished in it, is cleared away.
     code, _, err = run_cli("run", str(mini_file), "--reps", "1", "--workers", "1", "--seed", "9",
                            "--no-plots", "--quiet", "--out", str(out))
     assert code == 0, err

@@ -172,8 +172,8 @@ def test_a_ctrl_c_while_publishing_waits_until_the_results_are_in_place(mini_fil
 
     real_seal = folder.seal
 
-    def seal_then_ctrl_c(staging):
-        real_seal(staging)
+    def seal_then_ctrl_c(staging, **how):
+        real_seal(staging, **how)
         os.kill(os.getpid(), signal.SIGINT)  # a real signal, held back until published
 
     monkeypatch.setattr(folder, "seal", seal_then_ctrl_c)

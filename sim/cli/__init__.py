@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         from sim.experiment.workers import WorkerDiedError
 
         if isinstance(exc, WorkerDiedError):
-            print(f"error: {exc}; nothing was written", file=err)
+            print(f"error: {exc}; {_outcome(args, 'nothing was written')}", file=err)
             return EXIT_BAD_INPUT
         if isinstance(exc, MemoryError):
             print("error: this machine ran out of memory; try fewer --workers, a shorter "
@@ -208,11 +208,25 @@ def _interrupted(exc: KeyboardInterrupt, args: argparse.Namespace, err: TextIO) 
     elif staged.published:
         done = f"the results had already been written to {staged.out}"
     else:
-        done = f"no results were written (anything already in {staged.out} is untouched)"
+        done = _outcome(args, f"no results were written (anything already in {staged.out} is "
+                              f"untouched)")
     lead = "\n" if _isatty(err) else ""  # end a progress bar's line
     with contextlib.suppress(OSError):
         print(f"{lead}{what}; {done}", file=err)
     return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
+def _outcome(args: argparse.Namespace, otherwise: str) -> str:
+    """What a run that stopped early left: its kept unfinished folder, else ``otherwise``."""
+    staged = getattr(args, "staged", None)
+    if staged is None or not getattr(staged, "kept", False):
+        return otherwise
+    how = getattr(args, "resume_command", None) or f"--resume {staged.staging}"
+    from sim.results.folder import replications_done
+
+    return (f"no results were written; {replications_done(staged.kept_replications)} "
+            f"{'is' if staged.kept_replications == 1 else 'are'} kept in {staged.staging} "
+            f"(anything already in {staged.out} is untouched); continue with: {how}")
 
 
 def _isatty(stream: TextIO) -> bool:

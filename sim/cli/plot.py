@@ -26,10 +26,17 @@ def own_results_folder(folder: Path) -> None:
     fbsim adds files only to a folder it wrote that holds nothing else, so that what it
     lists in the manifest as its own is exactly what it wrote.
     """
-    from sim.results.folder import foreign_files
+    from sim.results.folder import foreign_files, incomplete_path, incomplete_problem
 
     if not folder.is_dir():
-        raise UserError(f"{folder}: no such results folder")
+        hint = ""
+        if incomplete_path(folder).is_dir():
+            hint = (f" (its run did not finish: continue it with 'fbsim run SCENARIO --resume "
+                    f"{folder}')")
+        raise UserError(f"{folder}: no such results folder{hint}")
+    problem = incomplete_problem(folder)
+    if problem is not None:
+        raise UserError(problem)
     extra = foreign_files(folder)
     if extra is None:
         raise UserError(f"{folder} is not a results folder written by fbsim (no fbsim "

@@ -34,7 +34,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sim.cli.plot import own_results_folder
     from sim.report.build import build_report
     from sim.results.atomic import write_atomic
-    from sim.results.folder import seal
+    from sim.results.folder import incomplete_problem, seal
 
     folder: Path = args.folder
     target: Path = args.out or folder / REPORT_FILE
@@ -45,6 +45,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         f"(or into the results folder, without --out)")
     elif not target.parent.is_dir():
         raise UserError(f"{target.parent}: no such folder")
+    for other in [folder, *args.compare]:
+        problem = incomplete_problem(other)
+        if problem is not None:
+            raise UserError(problem)
     for other in args.compare:
         if not (other / "summary.json").is_file():
             raise UserError(f"{other}: not a results folder of fbsim run (no summary.json)")

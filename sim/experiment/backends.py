@@ -7,6 +7,7 @@ cluster give identical tables for the same scenario and seed.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, Protocol
@@ -115,6 +116,11 @@ class ProcessBackend:
 class DaskBackend:
     """A Dask distributed cluster: a scheduler address, or a local cluster.
 
+    At most ``in_flight`` tasks are on the cluster at a time: the task iterable is read
+    only as results come back (the next task is submitted as each one completes), so a
+    run of any number of replications holds a bounded number of tasks, futures and
+    pending results, as :class:`ProcessBackend` does.
+
     Parameters
     ----------
     address : str or None
@@ -122,21 +128,37 @@ class DaskBackend:
         of ``workers`` single-threaded processes for this run.
     workers : int
         Local cluster size (ignored with an address).
+    in_flight : int, optional
+        Most tasks submitted and not yet returned; default :data:`IN_FLIGHT_PER_THREAD`
+        per worker thread of the cluster (at least that many in all), enough to keep
+        every worker busy while results travel back.
     """
 
     name = "dask"
+    #: Default tasks in flight per worker thread.
+    IN_FLIGHT_PER_THREAD = 3
 
-    def __init__(self, address: str | None = None, workers: int = 2):
+    def __init__(self, address: str | None = None, workers: int = 2,
+                 in_flight: int | None = None):
         try:
             import distributed  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError("the dask backend needs the 'dask' extra: "
                                "pip install 'forensic-backlog-sim[dask]'") from exc
+        if in_flight is not None and in_flight < 1:
+            raise ValueError("in_flight must be >= 1")
         self.address = address
         self.workers = workers
+        self.in_flight = in_flight
+
+    def window(self, threads: int) -> int:
+        """Tasks kept in flight on a cluster of ``threads`` worker threads."""
+        if self.in_flight is not None:
+            return self.in_flight
+        return self.IN_FLIGHT_PER_THREAD * max(1, threads)
 
     def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Results:
-        """Submit every task to the cluster and yield results as they complete."""
+        """Yield results as they complete, with at most :meth:`window` tasks submitted ahead."""
         from distributed import Client, LocalCluster, as_completed
 
         cluster = None
@@ -147,10 +169,17 @@ class DaskBackend:
         else:
             client = Client(self.address)
         try:
-            futures = [client.submit(fn, task, pure=False) for task in tasks]
-            for future in as_completed(futures):
-                yield future.result()
+            it = iter(tasks)
+            threads = sum(client.nthreads().values()) or self.workers
+            pending = as_completed()
+            for task in itertools.islice(it, self.window(threads)):
+                pending.add(client.submit(fn, task, pure=False))
+            for future in pending:
+                result = future.result()
                 future.release()
+                for task in itertools.islice(it, 1):  # the next one, as this one is done
+                    pending.add(client.submit(fn, task, pure=False))
+                yield result
         finally:
             client.close()
             if cluster is not None:

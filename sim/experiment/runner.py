@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +84,10 @@ def run_experiment(scenario: Scenario, replications: int, seed: int,
                    backend: Backend | None = None, table_dir: Path | None = None,
                    table_format: str = "csv",
                    on_result: Callable[[ReplicationSummary, int, int], None] | None = None,
-                   first_replication: int = 0, table_set: str = "full") -> ExperimentResult:
+                   first_replication: int = 0, table_set: str = "full",
+                   finished: Mapping[int, ReplicationSummary] | None = None,
+                   record: Callable[[ReplicationSummary], None] | None = None
+                   ) -> ExperimentResult:
     """Run replications ``first_replication`` .. ``first_replication + replications - 1``.
 
     Parameters
@@ -108,22 +111,35 @@ def run_experiment(scenario: Scenario, replications: int, seed: int,
     table_set : str
         Which tables to write: ``full`` (default, every table) or ``standard`` (all but
         the per-visit log ``stage_visits``; what ``fbsim run`` writes by default).
+    finished : mapping of int to ReplicationSummary, optional
+        Replications already run (by index; a resumed run's journal): they are not run
+        again, and their summaries join the result as if they had been. Their tables,
+        if any, must already be in ``table_dir``.
+    record : callable, optional
+        Called as ``record(summary)`` as soon as each replication is back, before
+        ``on_result`` (a resumable run journals it: :func:`sim.results.resume.recorder`).
     """
     if replications < 1:
         raise ValueError("replications must be >= 1")
     backend = backend or SerialBackend()
-    tasks = (Task(scenario, first_replication + i, seed,
-                  None if table_dir is None else str(table_dir), table_format, table_set)
-             for i in range(replications))  # made as workers take them
+    indices = range(first_replication, first_replication + replications)
+    finished = finished or {}
+    results: list[ReplicationSummary] = [finished[i] for i in indices if i in finished]
+    reused = {r.replication for r in results}
+    tasks = (Task(scenario, i, seed, None if table_dir is None else str(table_dir),
+                  table_format, table_set)
+             for i in indices if i not in reused)  # made as workers take them
     t0 = time.perf_counter()
-    results: list[ReplicationSummary] = []
-    # closing(): if the caller's callback fails or the run is interrupted here, the
-    # backend stops its workers now, before the caller cleans up their output folder.
-    with contextlib.closing(backend.map_unordered(run_task, tasks)) as finished:
-        for summary in finished:
-            results.append(summary)
-            if on_result is not None:
-                on_result(summary, len(results), replications)
+    if len(results) < replications:
+        # closing(): if the caller's callback fails or the run is interrupted here, the
+        # backend stops its workers now, before the caller cleans up their output folder.
+        with contextlib.closing(backend.map_unordered(run_task, tasks)) as done:
+            for summary in done:
+                if record is not None:
+                    record(summary)
+                results.append(summary)
+                if on_result is not None:
+                    on_result(summary, len(results), replications)
     results.sort(key=lambda r: r.replication)
     return ExperimentResult(scenario, seed, results, time.perf_counter() - t0, backend.name,
                             backend.workers)

@@ -78,21 +78,26 @@ def _maybe(read: Callable[[], Any]) -> Any:
         return None
 
 
-def run_figures(folder: Path) -> dict[str, Figure]:
+def run_figures(folder: Path, unfinished: bool = False) -> dict[str, Figure]:
     """The standard figures of a results folder, keyed by their PNG file name.
+
+    ``unfinished`` draws them from the folder of a run not yet published too
+    (:func:`sim.results.tables.read_table`).
 
     Raises
     ------
     FileNotFoundError
         If the folder has none of the tables a figure is drawn from.
+    sim.results.folder.IncompleteRunError
+        If the folder holds a run that did not finish, unless ``unfinished``.
     """
     name, start = folder_facts(folder)
     warmup = _warmup_days(folder)
     figures: dict[str, Figure | None] = {}
-    curve = _maybe(lambda: read_run_table(folder, "identify_curve"))
-    waiting = _maybe(lambda: read_run_table(folder, "waiting_timeseries"))
-    waits = _maybe(lambda: read_run_table(folder, "wait_curves"))
-    staff = _maybe(lambda: read_table(folder, "staff_timeseries"))
+    curve = _maybe(lambda: read_run_table(folder, "identify_curve", unfinished))
+    waiting = _maybe(lambda: read_run_table(folder, "waiting_timeseries", unfinished))
+    waits = _maybe(lambda: read_run_table(folder, "wait_curves", unfinished))
+    staff = _maybe(lambda: read_table(folder, "staff_timeseries", unfinished))
     if curve is None and waiting is None:
         raise FileNotFoundError(f"{folder} has no identify_curve or waiting_timeseries table; "
                                 f"is it a results folder of 'fbsim run'?")
@@ -100,7 +105,7 @@ def run_figures(folder: Path) -> dict[str, Figure]:
         children = None
         if "route" not in curve or set(curve["route"]) == {"all"}:
             # A model without per-route curves: the routes come from the children table.
-            children = _maybe(lambda: read_table(folder, "children"))
+            children = _maybe(lambda: read_table(folder, "children", unfinished))
         if children is not None and not children.empty:
             from sim.analysis.routes import identify_curves_by_route
 
@@ -130,8 +135,8 @@ def _bytes_writer(data: bytes) -> Callable[[Any], None]:
     return write
 
 
-def save_run_plots(folder: Path) -> list[Path]:
-    """Write the standard figures of ``folder`` into it as PNG files.
+def save_run_plots(folder: Path, unfinished: bool = False) -> list[Path]:
+    """Write the standard figures of ``folder`` into it as PNG files (``unfinished``: above).
 
     Returns
     -------
@@ -139,7 +144,7 @@ def save_run_plots(folder: Path) -> list[Path]:
         The files written.
     """
     written = []
-    for file_name, fig in run_figures(folder).items():
+    for file_name, fig in run_figures(folder, unfinished).items():
         path = folder / file_name
         write_atomic(path, _bytes_writer(png_bytes(fig)), binary=True)
         written.append(path)

@@ -81,7 +81,13 @@ def read_folder(path: Path) -> Folder:
     ------
     FileNotFoundError
         If the folder has no summary.json or manifest.json.
+    sim.results.folder.IncompleteRunError
+        If the folder holds a run that did not finish.
     """
+    from sim.results.folder import check_finished
+
+    check_finished(path)
+
     def load_json(name: str) -> dict[str, Any]:
         file = path / name
         if not file.is_file():

@@ -29,11 +29,26 @@ is never mistaken for results: it is hidden, named ``*.partial`` and not sealed.
 
 The target may not be the current folder or one holding it (``--out .``, ``--out
 /``): a results folder is replaced as a whole on the next run.
+
+A *resumable* run (``StagedFolder(out, resumable=True)``, what ``fbsim run`` uses)
+stages instead in the visible folder ``NAME.incomplete`` beside the target, whose
+``manifest.json`` says ``"complete": false`` and holds the run's settings, and whose
+journal (:mod:`sim.results.journal`) lists the replications finished so far. An
+interrupted or failed run keeps that folder when it has finished any replication (a
+kill leaves it anyway), so ``--resume`` can continue it; one with nothing finished is
+removed as before. It can never be taken for results: its name says so, its manifest
+says so, it is never sealed, and every reader of results refuses it
+(:func:`incomplete_problem`). A new run into the same target never deletes it: a free
+``NAME.incomplete`` with nothing finished in it (a run killed before its first
+replication) is cleared and reused, one with finished replications is refused with a
+message saying how to resume it, and one whose run is still alive (its lock is held)
+is refused. Stale ``*.partial`` folders are never removed while they hold a journal.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -48,6 +63,7 @@ from types import TracebackType
 from typing import Any
 
 from sim.results.atomic import umask
+from sim.results.journal import JOURNAL, journal_entries
 
 #: Manifest key and value that mark a folder as written by fbsim.
 WRITTEN_BY_KEY, WRITTEN_BY = "written_by", "fbsim"
@@ -66,14 +82,37 @@ _LEGACY_PATTERNS = (
 )
 #: The lock file of a live staging folder (see the module docstring).
 STAGING_LOCK = ".fbsim-staging.lock"
+#: Half-written temporary files (:func:`sim.results.atomic.write_atomic`).
+_TEMPORARY = re.compile(r"(.*/)?\.[^/]+\.tmp")
 #: What a staging folder of a killed run may hold: the layout, half-written
-#: temporary files (:func:`sim.results.atomic.write_atomic`) and the lock.
-_STAGING_PATTERNS = (*_LEGACY_PATTERNS, re.compile(r"(.*/)?\.[^/]+\.tmp"),
-                     re.compile(re.escape(STAGING_LOCK)))
+#: temporary files, the lock and the journal of a resumable run (and run-level tables
+#: as Parquet, which the legacy layout did not have).
+_STAGING_PATTERNS = (*_LEGACY_PATTERNS, re.compile(r"[a-z0-9_]+\.parquet"), _TEMPORARY,
+                     re.compile(re.escape(STAGING_LOCK)), re.compile(re.escape(JOURNAL)))
+#: Suffix of the folder where a resumable run stages (see the module docstring).
+INCOMPLETE_SUFFIX = ".incomplete"
+#: Manifest key saying whether the run finished (False only while it is unfinished).
+COMPLETE_KEY = "complete"
 
 
 class ResultsFolderError(Exception):
     """fbsim may not write results at this path; the message says why and what to do."""
+
+
+class IncompleteRunError(ResultsFolderError):
+    """The folder holds a run that did not finish; it is not results (resume it)."""
+
+
+def incomplete_path(out: Path) -> Path:
+    """Where a resumable run into ``out`` stages: ``NAME.incomplete`` beside it."""
+    return out.with_name(out.name + INCOMPLETE_SUFFIX)
+
+
+def resume_target(path: Path) -> Path:
+    """The results folder a ``--resume`` path means: ``NAME`` for ``NAME`` or ``NAME.incomplete``."""
+    if path.name.endswith(INCOMPLETE_SUFFIX) and len(path.name) > len(INCOMPLETE_SUFFIX):
+        return path.with_name(path.name[:-len(INCOMPLETE_SUFFIX)])
+    return path
 
 
 def _relative_files(root: Path) -> tuple[list[str], list[str]]:
@@ -125,6 +164,36 @@ def foreign_files(folder: Path) -> list[str] | None:
     return None
 
 
+def replications_done(n: int) -> str:
+    """``1 replication done``, ``3 replications done``."""
+    return f"{n} replication{'' if n == 1 else 's'} done"
+
+
+def incomplete_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not results but an unfinished run; None if it is not one.
+
+    An unfinished run's folder says ``"complete": false`` in its manifest; a folder
+    named ``*.incomplete`` or holding a journal is taken for one too, whatever it says.
+    """
+    manifest = _read_manifest(folder)
+    unfinished = (folder.name.endswith(INCOMPLETE_SUFFIX) or (folder / JOURNAL).exists()
+                  or (manifest is not None and manifest.get(COMPLETE_KEY) is False))
+    if not unfinished:
+        return None
+    done = len({(e.key, e.replication) for e in journal_entries(folder)})
+    target = resume_target(folder)
+    return (f"{folder} holds a run that did not finish ({replications_done(done)}), not "
+            f"results; continue it with 'fbsim run SCENARIO --resume {target}', which "
+            f"writes the results to {target}")
+
+
+def check_finished(folder: Path) -> None:
+    """Raise :class:`IncompleteRunError` if ``folder`` holds an unfinished run."""
+    problem = incomplete_problem(folder)
+    if problem is not None:
+        raise IncompleteRunError(problem)
+
+
 def _describe(names: list[str], limit: int = 5) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
@@ -149,6 +218,9 @@ def writable_problem(out: Path) -> str | None:
         return f"{out} is a symbolic link; fbsim writes results only into a real folder"
     if out.exists() and not out.is_dir():
         return f"{out} exists and is not a folder; fbsim will not replace it"
+    if out.name.endswith(INCOMPLETE_SUFFIX):
+        return (f"{out} is named like the folder of an unfinished run (*{INCOMPLETE_SUFFIX}); "
+                f"results go to a folder without that ending (to continue a run, use --resume)")
     if _holds_working_folder(out):
         return (f"{out} is the current folder or holds it; a results folder is replaced as a "
                 f"whole on the next run, so give it a folder of its own (e.g. --out results/NAME)")
@@ -157,6 +229,8 @@ def writable_problem(out: Path) -> str | None:
         if parent is not None and not parent.is_dir():
             return f"{parent} is a file, so {out} cannot be made"
         return None
+    if incomplete_problem(out) is not None:
+        return incomplete_problem(out)
     extra = foreign_files(out)
     if extra is None:
         if not any(out.iterdir()):
@@ -192,16 +266,19 @@ def choose_out(default: Path, limit: int = 1000) -> Path:
                              f"name one with --out")
 
 
-def seal(folder: Path) -> None:
+def seal(folder: Path, complete: bool = False) -> None:
     """Mark ``folder`` as fbsim's: its manifest gets the marker and the list of its files.
 
     Called once every other file is written; the manifest (written last) lists itself.
+    ``complete`` also records ``"complete": true`` (a run's results, published).
     """
     from sim.results.atomic import write_json
 
     manifest = _read_manifest(folder) or {}
     files, _ = _relative_files(folder)
     manifest[WRITTEN_BY_KEY] = WRITTEN_BY
+    if complete:
+        manifest[COMPLETE_KEY] = True
     manifest[FILES_KEY] = sorted({*files, MANIFEST})
     write_json(folder / MANIFEST, manifest)
 
@@ -256,22 +333,64 @@ def signals_deferred() -> Iterator[None]:
             signal.raise_signal(signum)
 
 
-def _lock(path: Path, create: bool) -> int | None:
-    """An exclusive ``flock`` on ``path``: its descriptor, or None if held elsewhere or unsupported."""
+class _LockHeldError(Exception):
+    """The lock is held by a live run."""
+
+
+def _lock(path: Path, create: bool, exclusive: bool = True, strict: bool = False) -> int | None:
+    """An exclusive ``flock`` on ``path``: its descriptor, or None if held elsewhere or unsupported.
+
+    ``create`` makes the file (only if new when ``exclusive``); ``strict`` raises
+    :class:`_LockHeldError` when a live run holds the lock, and returns None only when the
+    file system has no locks.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         return None
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0)
+    if create:
+        flags |= os.O_CREAT | (os.O_EXCL if exclusive else 0)
     try:
-        fd = os.open(path, os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0), 0o600)
+        fd = os.open(path, flags, 0o600)
     except OSError:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held by a live run, or no locks on this file system
+    except OSError as exc:  # held by a live run, or no locks on this file system
         os.close(fd)
+        if strict and exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+            raise _LockHeldError(str(path)) from None
         return None
     return fd
+
+
+def _layout_problems(folder: Path) -> list[str]:
+    """Entries of a staging folder that are not fbsim's staging layout (see the patterns)."""
+    files, dirs = _relative_files(folder)
+    return ([f for f in files if not any(p.fullmatch(f) for p in _STAGING_PATTERNS)]
+            + [d for d in dirs if not re.fullmatch(r"tables(/[a-z0-9_]+)?", d)])
+
+
+def _remove_staging(folder: Path, keep: tuple[str, ...] = ()) -> None:
+    """Delete fbsim's own files of a staging folder (its layout), then the empty folders.
+
+    A file of any other name stays, and so then does the folder; ``keep`` names files
+    to leave (the lock of a folder about to be reused).
+    """
+    files, _ = _relative_files(folder)
+    for name in files:
+        path = folder / name
+        if (name not in keep and any(p.fullmatch(name) for p in _STAGING_PATTERNS)
+                and path.is_file() and not path.is_symlink()):
+            path.unlink()
+    _, dirs = _relative_files(folder)
+    for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
+        with contextlib.suppress(OSError):
+            (folder / d).rmdir()
+    if not keep:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def remove_stale_staging(parent: Path, name: str) -> list[Path]:
@@ -289,6 +408,8 @@ def remove_stale_staging(parent: Path, name: str) -> list[Path]:
     for path in sorted(parent.glob(f".{glob.escape(name)}.*.partial")):
         lock = path / STAGING_LOCK
         if path.is_symlink() or not path.is_dir() or lock.is_symlink() or not lock.is_file():
+            continue
+        if journal_entries(path):  # finished replications: resumable work, never removed
             continue
         fd = _lock(lock, create=False)
         if fd is None:
@@ -311,23 +432,39 @@ class StagedFolder:
     out : pathlib.Path
         Final results folder. It must be writable by :func:`check_writable`, which is
         checked on entry (before any work) and again before publishing.
+    resumable : bool
+        Stage in ``NAME.incomplete`` and keep it, if it has finished replications in its
+        journal, when the run is interrupted or fails (see the module docstring).
+    resume : bool
+        Continue the unfinished run kept in ``NAME.incomplete`` (implies ``resumable``);
+        the caller checks its settings first (:mod:`sim.results.resume`).
 
     Attributes
     ----------
     published : bool
         True once the results are in place at ``out``.
+    kept : bool
+        True when the run did not finish and its unfinished folder was kept to resume.
+    kept_replications : int
+        How many finished replications the kept folder holds.
 
     Raises
     ------
     ResultsFolderError
         On entry, or on publishing, when fbsim may not write at ``out`` (including
-        when the folder beside it cannot be written: read-only, missing permission).
+        when the folder beside it cannot be written: read-only, missing permission),
+        or when ``NAME.incomplete`` is in use, holds an unfinished run (without
+        ``resume``) or none (with ``resume``).
     """
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, resumable: bool = False, resume: bool = False):
         self.out = out
+        self.resumable = resumable or resume
+        self.resume = resume
         self.staging: Path | None = None
         self.published = False
+        self.kept = False
+        self.kept_replications = 0
         self._lock_fd: int | None = None
 
     def __enter__(self) -> Path:
@@ -336,6 +473,9 @@ class StagedFolder:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             remove_stale_staging(parent, self.out.name)
+            if self.resumable:
+                self.staging = self._enter_incomplete()
+                return self.staging
             self.staging = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".partial",
                                                  dir=parent))
         except OSError as exc:
@@ -346,6 +486,43 @@ class StagedFolder:
             self.staging.chmod(0o777 & ~umask())
         self._lock_fd = _lock(self.staging / STAGING_LOCK, create=True)
         return self.staging
+
+    def _enter_incomplete(self) -> Path:
+        """Make, reuse or (``resume``) take over ``NAME.incomplete``, locked."""
+        staging = incomplete_path(self.out)
+        if staging.is_symlink() or (staging.exists() and not staging.is_dir()):
+            raise ResultsFolderError(f"{staging} exists and is not a folder fbsim made; move "
+                                     f"it away or choose another --out")
+        if not staging.exists():
+            if self.resume:
+                raise ResultsFolderError(f"there is no unfinished run to resume at {staging}")
+            staging.mkdir()
+            self._lock_fd = _lock(staging / STAGING_LOCK, create=True)
+            return staging
+        try:
+            self._lock_fd = _lock(staging / STAGING_LOCK, create=True, exclusive=False,
+                                  strict=True)
+        except _LockHeldError:
+            raise ResultsFolderError(f"another fbsim run is writing to {staging} now; wait "
+                                     f"for it to end, or choose another --out") from None
+        try:
+            foreign = _layout_problems(staging)
+            if foreign:
+                raise ResultsFolderError(f"{staging} holds files fbsim did not write "
+                                         f"({_describe(foreign)}); move them out first")
+            done = journal_entries(staging)
+            if not self.resume:
+                if done:
+                    raise ResultsFolderError(
+                        f"{staging} holds an unfinished run into {self.out} "
+                        f"({replications_done(len({(e.key, e.replication) for e in done}))}); "
+                        f"continue it with --resume {staging} (same command and scenario), "
+                        f"or delete {staging} to start again")
+                _remove_staging(staging, keep=(STAGING_LOCK,))  # nothing finished in it
+        except BaseException:
+            self._unlock_quietly()
+            raise
+        return staging
 
     def _unlock(self) -> None:
         assert self.staging is not None
@@ -359,11 +536,23 @@ class StagedFolder:
         staging = self.staging
         assert staging is not None
         if exc_type is not None:
-            shutil.rmtree(staging, ignore_errors=True)  # made by this run, in __enter__
+            self._discard_or_keep(staging)
             self._unlock_quietly()
             return
         with signals_deferred():
             self._publish(staging)
+
+    def _discard_or_keep(self, staging: Path) -> None:
+        """After a failure: keep a resumable folder with finished work, else remove it."""
+        if self.resumable:
+            done = journal_entries(staging)
+            if done:
+                self.kept = True
+                self.kept_replications = len({(e.key, e.replication) for e in done})
+                return
+            _remove_staging(staging)  # only fbsim's own files
+        else:
+            shutil.rmtree(staging, ignore_errors=True)  # made by this run, in __enter__
 
     def _unlock_quietly(self) -> None:
         if self._lock_fd is not None:
@@ -375,8 +564,18 @@ class StagedFolder:
         old: Path | None = None
         try:
             check_writable(self.out)  # someone may have written there while we ran
+            if self.resumable:
+                foreign = _layout_problems(staging)
+                if foreign:
+                    raise ResultsFolderError(f"{staging} holds files fbsim did not write "
+                                             f"({_describe(foreign)}); move them out, then "
+                                             f"--resume {staging} to publish the results")
             self._unlock()
-            seal(staging)
+            if self.resumable:  # the run's own state: the journal and stray temporaries
+                for name in _relative_files(staging)[0]:
+                    if name == JOURNAL or _TEMPORARY.fullmatch(name):
+                        (staging / name).unlink(missing_ok=True)
+            seal(staging, complete=True)
             if self.out.is_dir() and not any(self.out.iterdir()):
                 self.out.rmdir()
             if self.out.exists():
@@ -390,7 +589,7 @@ class StagedFolder:
             if old is not None and old.exists() and not self.out.exists():
                 old.rename(self.out)  # put the previous results back
             if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+                self._discard_or_keep(staging)
             self._unlock_quietly()
             raise
         if old is not None:

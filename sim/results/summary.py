@@ -240,4 +240,4 @@ def write_run_outputs(folder: Path, result: ExperimentResult, manifest: dict[str
     if plots:
         from sim.plots.run_plots import save_run_plots
 
-        save_run_plots(folder)
+        save_run_plots(folder, unfinished=True)  # drawn before it is published

@@ -262,7 +262,14 @@ def parquet_writer(df: pd.DataFrame) -> Callable[[IO[Any]], None]:
     return write
 
 
-def read_table(results_dir: str | Path, table: str) -> pd.DataFrame:
+def _check_finished(results_dir: Path, unfinished: bool) -> None:
+    if not unfinished:
+        from sim.results.folder import check_finished
+
+        check_finished(results_dir)
+
+
+def read_table(results_dir: str | Path, table: str, unfinished: bool = False) -> pd.DataFrame:
     """All replications of ``table`` from a results folder, as one DataFrame.
 
     Parameters
@@ -273,9 +280,18 @@ def read_table(results_dir: str | Path, table: str) -> pd.DataFrame:
         ``cases``, ``devices``, ``children``, ``stage_timeseries``, ``staff_timeseries``
         … (``docs/results-tables.md``); ``stage_visits`` only where the run wrote it
         (``fbsim run --tables full``). Parquet or CSV, whichever the run wrote.
+    unfinished : bool
+        Read the folder of a run that has not finished too (fbsim itself, drawing a run's
+        plots before it publishes them); by default such a folder is refused.
+
+    Raises
+    ------
+    sim.results.folder.IncompleteRunError
+        If ``results_dir`` holds a run that did not finish (``--resume`` it).
     """
     import pandas as pd
 
+    _check_finished(Path(results_dir), unfinished)
     folder = Path(results_dir) / "tables" / table
     files = sorted(folder.glob("rep-*.*"))
     if not files:
@@ -286,14 +302,17 @@ def read_table(results_dir: str | Path, table: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def read_run_table(results_dir: str | Path, name: str) -> pd.DataFrame:
+def read_run_table(results_dir: str | Path, name: str, unfinished: bool = False
+                   ) -> pd.DataFrame:
     """A run-level table of a results folder (``identify_curve``, ``replication_metrics`` …).
 
-    Read from its Parquet or CSV file, whichever the run wrote.
+    Read from its Parquet or CSV file, whichever the run wrote; ``unfinished`` as for
+    :func:`read_table`.
     """
     import pandas as pd
 
     folder = Path(results_dir)
+    _check_finished(folder, unfinished)
     for suffix, read in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
         path = folder / f"{name}{suffix}"
         if path.is_file():
