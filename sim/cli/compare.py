@@ -106,14 +106,14 @@ def print_differences(comparison: MultiComparison, names: list[str], out: TextIO
     base = comparison.labels[0]
     for label, option in zip(comparison.labels[1:], comparison.options, strict=True):
         print(f"\n{label} - {base}", file=out)
-        header = ("metric", "base", label, "difference", "95% CI of difference", "")
-        table = [(*header, "Holm") if holm else header]
+        header = ["metric", "base", label, "difference", "95% CI of difference", ""]
+        table: list[list[str]] = [[*header, "Holm"] if holm else header]
         for row in (r for r in rows if r["option"] == label):
-            cells = (row["metric"], fmt_number(row["base_mean"]), fmt_number(row["option_mean"]),
+            cells = [row["metric"], fmt_number(row["base_mean"]), fmt_number(row["option_mean"]),
                      fmt_number(row["difference"]),
                      f"[{fmt_number(row['ci95_low'])}, {fmt_number(row['ci95_high'])}]",
-                     "*" if row["significant"] else "")
-            table.append((*cells, "*" if row["significant_holm"] else "") if holm else cells)
+                     "*" if row["significant"] else ""]
+            table.append([*cells, "*" if row["significant_holm"] else ""] if holm else cells)
         widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
         for cells in table:
             print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip(),

@@ -216,7 +216,7 @@ class MultiComparison:
         names = list(metrics) if metrics is not None else self.metric_names()
         rows: list[dict[str, Any]] = []
         for name in names:
-            part = []
+            part: list[dict[str, Any]] = []
             for label, option in zip(self.labels[1:], self.options, strict=True):
                 a = [r.metrics.get(name, math.nan) for r in self.base.replications]
                 b = [r.metrics.get(name, math.nan) for r in option.replications]
@@ -231,7 +231,7 @@ class MultiComparison:
                     "sd_difference": diff.sd, "replications": diff.n,
                     "p_value": paired_p_value(diff), "significant": d.significant,
                     "replications_to_resolve": math.nan if need is None else need})
-            adjusted = holm_adjust([row["p_value"] for row in part])
+            adjusted = holm_adjust([float(row["p_value"]) for row in part])
             for row, p in zip(part, adjusted, strict=True):
                 row["p_holm"] = float(p)
                 row["significant_holm"] = bool(p < 1.0 - self.level)

@@ -185,9 +185,8 @@ def write_compare_outputs(folder: Path, comparison: MultiComparison, shown: Sequ
     for name, frame in tables.items():
         write_atomic(folder / f"{name}.csv", csv_writer(frame))
     if plots:
-        from sim.plots.run_plots import png_bytes
+        from sim.plots.run_plots import png_bytes, write_png
 
         for file_name, fig in compare_figures(comparison, shown, tables).items():
-            data = png_bytes(fig)
-            write_atomic(folder / file_name, lambda f, data=data: f.write(data), binary=True)
+            write_png(folder / file_name, png_bytes(fig))
     write_json(folder / "manifest.json", manifest)
