@@ -67,7 +67,7 @@ def test_sim_compare_refuses_different_run_settings(mini_data):
     from sim.config import scenario_from_dict, with_overrides
 
     base = scenario_from_dict(mini_data)
-    with pytest.raises(ValueError, match="run.warmup_days"):
+    with pytest.raises(ValueError, match=r"run\.warmup_days"):
         sim.compare(base, with_overrides(base, {"run.warmup_days": 30,
                                                 "initial_backlog": {}}), reps=2)
     with pytest.raises(ValueError, match="at least 2 replications"):

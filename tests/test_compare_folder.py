@@ -129,7 +129,7 @@ def compared(tmp_path_factory):
 
 
 def test_compare_folder_holds_differences_arms_and_plots(compared):
-    out_dir, out, err, _ = compared
+    out_dir = compared[0]
     files = {p.name for p in out_dir.iterdir()}
     assert files == {"summary.json", "manifest.json", "differences.csv", "replication_metrics.csv",
                      "identify_curve.csv", "waiting_timeseries.csv", "differences.png",
