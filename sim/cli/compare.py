@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     comp = sub.add_parser("compare", help="compare scenarios on common random numbers",
                           description="Run a base scenario and options with the same seed and "
                                       "replications; print paired differences (option - base) "
-                                      "with 95%% confidence intervals (p-values Holm-adjusted "
+                                      "with 95% confidence intervals (p-values Holm-adjusted "
                                       "across several options) and write them, every arm's "
                                       "replications and plots to a results folder.")
     comp.add_argument("base", type=Path, help="the base scenario")
