@@ -109,7 +109,7 @@ def test_compare_prints_paired_differences(mini_data, mini_file, tmp_path):
     option.write_text(yaml.safe_dump(mini_data, sort_keys=False))
     code, out, err = run_cli("compare", str(mini_file), str(option), "--reps", "3",
                              "--workers", "1", "--metrics", "lab_wait_median_days",
-                             "backlog_devices_end")
+                             "backlog_devices_end", "--out", str(tmp_path / "res"), "--no-plots")
     assert code == 0, err
     assert "more-examiners - mini" in out
     line = next(row for row in out.splitlines() if row.startswith("backlog_devices_end"))
@@ -128,7 +128,8 @@ def test_compare_reports_child_days_saved_per_million(mini_data, mini_file, tmp_
     mini_data["staff"]["hub"]["headcount"] = 12
     option = tmp_path / "more.yaml"
     option.write_text(yaml.safe_dump(mini_data, sort_keys=False))
-    code, out, err = run_cli("compare", str(base), str(option), "--reps", "3", "--workers", "1")
+    code, out, err = run_cli("compare", str(base), str(option), "--reps", "3", "--workers", "1",
+                             "--out", str(tmp_path / "res"), "--no-plots")
     assert code == 0, err
     assert "child-days at risk saved per £1m" in out
     assert "cost_total_gbp" in out

@@ -44,7 +44,8 @@ from sim.config import ScenarioError
 COMMANDS = {"run": "sim.cli.run", "compare": "sim.cli.compare", "check": "sim.cli.check",
             "validate": "sim.cli.validate", "plan": "sim.cli.plan",
             "sensitivity": "sim.cli.sensitivity", "plot": "sim.cli.plot",
-            "report": "sim.cli.report", "reference": "sim.cli.reference"}
+            "report": "sim.cli.report", "reference": "sim.cli.reference",
+            "warmup": "sim.cli.warmup"}
 
 
 #: Thread-count settings of the BLAS libraries numpy may be built with. fbsim never

@@ -70,11 +70,13 @@ def progress(stream: TextIO, t0: float) -> Callable[[object, int, int], None]:
 
     def report(_summary: object, done: int, total: int) -> None:
         elapsed = time.perf_counter() - t0
+        # Time left at the pace so far (the first results include the workers' start-up).
+        eta = f", about {elapsed * (total - done) / done:.0f} s left" if 0 < done < total else ""
         if tty:
             width = 30
             filled = int(width * done / total)
             stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                         f"replications, {elapsed:.1f} s")
+                         f"replications, {elapsed:.1f} s{eta}   ")
             if done == total:
                 stream.write("\n")
             stream.flush()
@@ -82,7 +84,7 @@ def progress(stream: TextIO, t0: float) -> Callable[[object, int, int], None]:
             tenth = int(10 * done / total)
             if tenth != last_tenth[0]:
                 last_tenth[0] = tenth
-                print(f"{done}/{total} replications done ({elapsed:.1f} s)", file=stream)
+                print(f"{done}/{total} replications done ({elapsed:.1f} s{eta})", file=stream)
 
     return report
 

@@ -1,21 +1,40 @@
-"""``fbsim compare``: options against a base on common random numbers."""
+"""``fbsim compare``: options against a base on common random numbers, into a results folder.
+
+Every arm runs the same seed and replication indices through one backend map
+(:func:`sim.experiment.compare.run_arms`). The folder (:mod:`sim.results.compare_folder`)
+holds the paired differences of every metric, each arm's replications and curves, and
+plots. The base and the options must agree on the run settings that decide what is
+measured (:data:`sim.experiment.compare.PAIRED_RUN_SETTINGS`), unless
+``--allow-different-run-settings`` is given.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
+import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sim.cli.common import (
+    ENVIRONMENT_ERRNOS,
     EXIT_OK,
     UserError,
+    describe_os_error,
     fmt_number,
     load,
     non_negative_int,
+    progress,
     replications_int,
     workers_int,
 )
+
+if TYPE_CHECKING:
+    from sim.experiment.compare import MultiComparison
+
+#: Longest default folder name before the options are counted instead of named.
+MAX_FOLDER_NAME = 100
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,14 +42,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     comp = sub.add_parser("compare", help="compare scenarios on common random numbers",
                           description="Run a base scenario and options with the same seed and "
                                       "replications; print paired differences (option - base) "
-                                      "with 95% confidence intervals.")
+                                      "with 95% confidence intervals (p-values Holm-adjusted "
+                                      "across several options) and write them, every arm's "
+                                      "replications and plots to a results folder.")
     comp.add_argument("base", type=Path, help="the base scenario")
     comp.add_argument("options", nargs="+", type=Path, help="scenarios to compare with the base")
     comp.add_argument("--reps", type=replications_int, help="replications (default: the base's)")
     comp.add_argument("--seed", type=non_negative_int, help="base seed (default: the base's)")
-    comp.add_argument("--workers", type=workers_int, help="parallel worker processes")
+    comp.add_argument("--workers", type=workers_int,
+                      help="parallel worker processes (default: one per CPU)")
+    comp.add_argument("--backend", choices=("processes", "serial", "dask"), default="processes",
+                      help="where replications run (default: local processes)")
+    comp.add_argument("--scheduler", metavar="ADDRESS",
+                      help="Dask scheduler address, e.g. tcp://host:8786 (implies --backend dask)")
     comp.add_argument("--metrics", nargs="+", metavar="NAME",
-                      help="metrics to show (default: the headline ones)")
+                      help="metrics to show and plot (default: the headline ones; the folder "
+                           "has every metric)")
+    comp.add_argument("--out", type=Path,
+                      help="results folder (default: results/BASE-vs-OPTION...)")
+    comp.add_argument("--allow-different-run-settings", action="store_true",
+                      help="compare even when the scenarios differ in start date, horizon or "
+                           "warm-up (the differences then mix the change with the calendar)")
+    comp.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
+    comp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 HEADLINE = ("time_to_identify_median_days", "time_to_identify_p90_days",
@@ -39,13 +73,76 @@ HEADLINE = ("time_to_identify_median_days", "time_to_identify_p90_days",
             "lab_wait_median_days", "backlog_devices_end", "cost_total_gbp")
 
 
+def default_folder_name(labels: list[str]) -> str:
+    """``BASE-vs-OPT1-OPT2``; ``BASE-vs-N-options`` when that would be too long."""
+    name = f"{labels[0]}-vs-{'-'.join(labels[1:])}"
+    if len(name) <= MAX_FOLDER_NAME:
+        return name
+    return f"{labels[0][:MAX_FOLDER_NAME - 20]}-vs-{len(labels) - 1}-options"
+
+
+def resolve_notes(rows: list[dict[str, Any]], replications: int) -> list[str]:
+    """A note for each shown difference whose interval includes zero and needs more replications.
+
+    ``rows`` are :meth:`~sim.experiment.compare.MultiComparison.difference_rows`; the
+    note gives the replications a paired t interval would need to exclude zero at the
+    observed difference and SD, when that is more than were run.
+    """
+    notes = []
+    for row in rows:
+        need = row["replications_to_resolve"]
+        if row["significant"] or math.isnan(need) or need <= row["replications"]:
+            continue
+        notes.append(f"note: to resolve {row['metric']} for {row['option']} (difference "
+                     f"{fmt_number(row['difference'])}, SD {fmt_number(row['sd_difference'])}), "
+                     f"about {int(need):,} replications would be needed; {replications} were run")
+    return notes
+
+
+def print_differences(comparison: MultiComparison, names: list[str], out: TextIO) -> list[str]:
+    """Print each option's table; return the notes on differences too few replications resolve."""
+    rows = comparison.difference_rows(names)
+    holm = comparison.holm
+    base = comparison.labels[0]
+    for label, option in zip(comparison.labels[1:], comparison.options, strict=True):
+        print(f"\n{label} - {base}", file=out)
+        header = ["metric", "base", label, "difference", "95% CI of difference", ""]
+        table: list[list[str]] = [[*header, "Holm"] if holm else header]
+        for row in (r for r in rows if r["option"] == label):
+            cells = [row["metric"], fmt_number(row["base_mean"]), fmt_number(row["option_mean"]),
+                     fmt_number(row["difference"]),
+                     f"[{fmt_number(row['ci95_low'])}, {fmt_number(row['ci95_high'])}]",
+                     "*" if row["significant"] else ""]
+            table.append([*cells, "*" if row["significant_holm"] else ""] if holm else cells)
+        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+        for cells in table:
+            print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip(),
+                  file=out)
+        pair = comparison.pair(comparison.options.index(option))
+        ratio = pair.child_days_saved_per_million_gbp()
+        cost = next((r for r in comparison.difference_rows(["cost_total_gbp"])
+                     if r["option"] == label), None)
+        if cost is not None and cost["difference"] != 0 and not math.isnan(ratio.value):
+            ci = ("" if math.isnan(ratio.ci_low)
+                  else f", 95% CI [{fmt_number(ratio.ci_low)}, {fmt_number(ratio.ci_high)}]")
+            print(f"extra cost {fmt_number(cost['difference'] / 1e6)} £m; child-days at risk "
+                  f"saved per £1m: {fmt_number(ratio.value)}{ci}", file=out)
+    print("\n* the 95% interval excludes zero", file=out)
+    if holm:
+        print(f"Holm: the difference holds after Holm's adjustment of the p-values per metric "
+              f"across the {len(comparison.options)} options (family-wise error 5%)", file=out)
+    return resolve_notes(rows, len(comparison.base.replications))
+
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim compare``."""
     from sim.analysis.metrics import METRICS
     from sim.experiment import make_backend
     from sim.experiment.backends import available_cpus
-    from sim.experiment.compare import compare
+    from sim.experiment.compare import arm_labels, compare_many, run_setting_differences
+    from sim.results.compare_folder import write_compare_outputs
+    from sim.results.folder import ResultsFolderError, StagedFolder, check_writable, choose_out
+    from sim.results.provenance import host_facts_later, manifest
 
     base = load(args.base)
     options = [load(p) for p in args.options]
@@ -54,33 +151,75 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
     reps = args.reps or base.run.replications
-    seed = base.run.seed if args.seed is None else args.seed
-    backend = make_backend("processes", args.workers or max(1, min(available_cpus(), reps)))
     if reps < 2:
-        raise UserError("compare needs at least 2 replications for confidence intervals")
-    print(f"fbsim compare: base {base.name}, {reps} replications, seed {seed} "
-          f"(common random numbers)", file=out)
-    for option in options:
-        comparison = compare(base, option, reps, seed, backend)
-        diffs = comparison.differences()
-        print(f"\n{option.name} - {base.name}", file=out)
-        rows = [("metric", "base", option.name, "difference", "95% CI of difference", "")]
-        for name in names:
-            d = diffs[name]
-            rows.append((name, fmt_number(d.base.mean), fmt_number(d.option.mean),
-                         fmt_number(d.difference.mean),
-                         f"[{fmt_number(d.difference.ci_low)}, {fmt_number(d.difference.ci_high)}]",
-                         "*" if d.significant else ""))
-        widths = [max(len(r[i]) for r in rows) for i in range(6)]
-        for row in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(),
-                  file=out)
-        ratio = comparison.child_days_saved_per_million_gbp()
-        cost = diffs["cost_total_gbp"]
-        if cost.difference.mean != 0 and not math.isnan(ratio.value):
-            ci = ("" if math.isnan(ratio.ci_low)
-                  else f", 95% CI [{fmt_number(ratio.ci_low)}, {fmt_number(ratio.ci_high)}]")
-            print(f"extra cost {fmt_number(cost.difference.mean / 1e6)} £m; child-days at risk saved "
-                  f"per £1m: {fmt_number(ratio.value)}{ci}", file=out)
-    print("\n* the interval excludes zero", file=out)
+        raise UserError("compare needs at least 2 replications for confidence intervals "
+                        "(--reps 2 or more)")
+    seed = base.run.seed if args.seed is None else args.seed
+    differ = [line for path, option in zip(args.options, options, strict=True)
+              for line in (f"{path}: {d}" for d in run_setting_differences(base, option))]
+    if differ and not args.allow_different_run_settings:
+        raise UserError("the scenarios differ in run settings that decide what is measured, so "
+                        "a paired difference would mix the change with the calendar:\n  "
+                        + "\n  ".join(differ) + "\nset them equal, or give "
+                        "--allow-different-run-settings to compare anyway")
+    for line in differ:
+        print(f"warning: comparing despite different run settings: {line}", file=err)
+    backend_name = "dask" if args.scheduler else args.backend
+    workers = args.workers or max(1, min(available_cpus(), reps * (1 + len(options))))
+    try:
+        backend = make_backend(backend_name, workers, args.scheduler)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    labels = arm_labels([base, *options])
+    default_out = Path("results") / default_folder_name(labels)
+    try:
+        if args.out is not None:
+            out_dir: Path = args.out
+            check_writable(out_dir)
+        else:
+            out_dir = choose_out(default_out)
+    except ResultsFolderError as exc:
+        raise UserError(str(exc)) from None
+    if out_dir != (args.out or default_out):
+        print(f"note: {default_out} holds files fbsim did not write, so results go to "
+              f"{out_dir}", file=err)
+    started = dt.datetime.now(dt.UTC)
+    host = host_facts_later()
+    print(f"fbsim compare: base {labels[0]}, {len(options)} option(s), {reps} replications "
+          f"each, seed {seed} (common random numbers), {backend.name} x{backend.workers}",
+          file=out)
+    t0 = time.perf_counter()
+    args.staged = staged = StagedFolder(out_dir)  # main() reports on it if interrupted
+    try:
+        with staged as staging:
+            comparison = compare_many(base, options, reps, seed, backend,
+                                      on_result=None if args.quiet else progress(err, t0))
+            notes = print_differences(comparison, names, out)
+            wall = time.perf_counter() - t0
+            facts = host()
+            paths = [args.base, *args.options]
+            arms = [{"role": "base" if i == 0 else "option", "label": label,
+                     **manifest(arm.scenario, seed, reps, wall, backend.name, backend.workers,
+                                str(path), started, host=lambda: facts)}
+                    for i, (label, arm, path) in enumerate(zip(labels, comparison.arms, paths,
+                                                               strict=True))]
+            meta = manifest(base, seed, reps, wall, backend.name, backend.workers,
+                            str(args.base), started,
+                            {"command": "compare", "options": labels[1:],
+                             "multiple_comparisons": "holm" if comparison.holm else "none",
+                             "run_setting_differences": differ, "arms": arms},
+                            host=lambda: facts)
+            write_compare_outputs(staging, comparison, names, meta, notes, differ,
+                                  plots=not args.no_plots)
+    except ResultsFolderError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        raise UserError(f"cannot write results to {out_dir}: {describe_os_error(exc)}; nothing "
+                        f"was written there") from None
+    for note in notes:
+        print(note, file=out)
+    print(f"\nResults in {out_dir}/ (differences.csv, summary.json, manifest.json, every "
+          f"arm's tables, *.png); {time.perf_counter() - t0:.1f} s.", file=out)
     return EXIT_OK

@@ -129,18 +129,15 @@ def backend_for_session(name: str, workers: int, address: str | None = None) -> 
     per batch) and closes it at the end; everything else is
     :func:`~sim.experiment.backends.make_backend`'s.
     """
-    from sim.experiment.backends import DaskBackend, make_backend
+    from sim.experiment.backends import DaskBackend, local_cluster, make_backend
 
     if name != "dask" or address is not None:
         yield make_backend(name, workers, address)
         return
     DaskBackend(None, workers)  # says what to install when the extra is missing
-    from distributed import LocalCluster
-
     # A dashboard on a free port (":0"): another cluster on this machine may hold the
     # default 8787, and distributed starts one there even when asked for none.
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
+    cluster = local_cluster(workers, dashboard_address=":0")
     try:
         yield DaskBackend(cluster.scheduler_address, workers)
     finally:

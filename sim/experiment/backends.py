@@ -159,12 +159,11 @@ class DaskBackend:
 
     def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Results:
         """Yield results as they complete, with at most :meth:`window` tasks submitted ahead."""
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
 
         cluster = None
         if self.address is None:
-            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            cluster = local_cluster(self.workers, dashboard_address=None)
             client = Client(cluster)
         else:
             client = Client(self.address)
@@ -184,6 +183,24 @@ class DaskBackend:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def local_cluster(workers: int, dashboard_address: str | None) -> Any:
+    """A Dask ``LocalCluster`` of ``workers`` single-threaded processes.
+
+    Its worker processes are started without importing the ``__main__`` script
+    (:func:`sim.experiment.workers.main_module_not_inherited`): Dask's ``spawn``
+    workers would otherwise run a script again, and one that calls fbsim without an
+    ``if __name__ == "__main__":`` guard would fail to start the cluster. What Dask
+    workers run comes from ``sim``, by reference.
+    """
+    from distributed import LocalCluster
+
+    from sim.experiment.workers import main_module_not_inherited
+
+    with main_module_not_inherited():
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            dashboard_address=dashboard_address)
 
 
 def make_backend(name: str, workers: int, address: str | None = None) -> Backend:

@@ -30,8 +30,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import traceback
+import types
 from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +101,30 @@ def _worker_main(tasks: Connection, lifeline: Connection) -> None:
                         traceback.format_exc()))
 
 
+@contextlib.contextmanager
+def main_module_not_inherited() -> Generator[None, None, None]:
+    """Start processes in the block without having them import the ``__main__`` script.
+
+    A ``forkserver`` or ``spawn`` child runs the parent's main script again (as
+    ``__mp_main__``) before it runs its target, so that objects defined there unpickle.
+    A script that calls fbsim at its top level, without an ``if __name__ ==
+    "__main__":`` guard, would then start a run again in every worker, which
+    multiprocessing refuses: the worker dies and the run fails. Workers need nothing
+    from ``__main__`` (what they run, :func:`sim.experiment.runner.run_task` and its
+    tasks, lives in ``sim``), so while a worker starts, ``sys.modules["__main__"]`` is
+    a bare module with neither ``__file__`` nor ``__spec__``, and
+    :func:`multiprocessing.spawn.get_preparation_data` gives the child no main module
+    to import. The swap lasts only for ``Process.start()``, in this thread.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 def _describe_exit(code: int | None) -> str:
     if code is not None and code < 0:
         try:
@@ -118,7 +144,8 @@ class _Worker:
         self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main, args=(child, lifeline), daemon=True,
             name=f"fbsim-worker-{index}")
-        self.process.start()
+        with main_module_not_inherited():
+            self.process.start()
         child.close()  # only the worker holds it now: its death reads as end-of-file
 
     def send(self, job: object) -> None:
@@ -171,8 +198,14 @@ class WorkerPool:
         """Yield ``fn(task)`` for every task as workers finish; one task per worker at a time.
 
         Tasks are taken from ``tasks`` only as workers become free, so an iterator of
-        any length is never read ahead by more than the number of workers.
+        any length is never read ahead by more than the number of workers. ``fn`` and
+        the tasks must be importable from a module other than ``__main__``: workers do
+        not import the main script (:func:`main_module_not_inherited`).
         """
+        if getattr(fn, "__module__", None) == "__main__":
+            raise ValueError(f"{getattr(fn, '__qualname__', fn)!r} is defined in the main "
+                             f"script; worker processes do not import it, so define it in a "
+                             f"module of its own and import it from there")
         from multiprocessing.connection import wait
 
         idle: list[_Worker] = []

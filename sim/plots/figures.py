@@ -279,31 +279,41 @@ def staff_panels(staff: pd.DataFrame, scenario: str, start: dt.date) -> Figure |
     return fig
 
 
-def comparison_differences(diffs: pd.DataFrame, base: str) -> Figure:
+def comparison_differences(diffs: pd.DataFrame, base: str, note: str = "") -> Figure:
     """Paired differences (option − base) with 95% intervals, one panel per metric.
+
+    A forest plot: one row and one colour per option, the same in every panel.
 
     Parameters
     ----------
     diffs : pandas.DataFrame
         One row per option and metric: ``option``, ``label`` (the metric in words),
         ``unit``, ``difference``, ``ci95_low``, ``ci95_high``, ``direction``
-        (``lower``/``higher``/``""``: which way is better).
+        (``lower``/``higher``/``""``: which way is better); optionally
+        ``significant_holm`` (bool): a filled marker where it is True, hollow otherwise.
     base : str
         Name of the base scenario.
+    note : str
+        Small print under the figure (e.g. how the p-values were adjusted).
     """
     metrics = list(dict.fromkeys(diffs["label"]))
     options = list(dict.fromkeys(diffs["option"]))
     cols = min(3, len(metrics))
     rows = math.ceil(len(metrics) / cols)
-    fig = new_figure(4.2 * cols, 0.5 + (0.45 * len(options) + 1.3) * rows)
+    fig = new_figure(4.2 * cols, 0.5 + (0.45 * len(options) + 1.3) * rows + (0.3 if note else 0))
+    y = np.arange(len(options))[::-1]
     for i, metric in enumerate(metrics):
         ax = fig.add_subplot(rows, cols, i + 1)
         part = diffs[diffs["label"] == metric].set_index("option").reindex(options)
-        y = np.arange(len(options))[::-1]
         mean = part["difference"].to_numpy(float)
-        err = np.vstack([mean - part["ci95_low"].to_numpy(float),
-                         part["ci95_high"].to_numpy(float) - mean])
-        ax.errorbar(mean, y, xerr=np.nan_to_num(err), fmt="o", color=colour(0), capsize=3)
+        err = np.nan_to_num(np.vstack([mean - part["ci95_low"].to_numpy(float),
+                                       part["ci95_high"].to_numpy(float) - mean]))
+        filled = (part["significant_holm"].fillna(False).to_numpy(bool)
+                  if "significant_holm" in part else np.ones(len(options), bool))
+        for k in range(len(options)):
+            c = colour(k)
+            ax.errorbar(mean[k:k + 1], y[k:k + 1], xerr=err[:, k:k + 1], fmt="o", color=c,
+                        capsize=3, markerfacecolor=c if filled[k] else "white")
         ax.axvline(0, color=REFERENCE, linewidth=0.8)
         ax.set_yticks(y, options if i % cols == 0 else [""] * len(options))
         direction = str(part["direction"].iloc[0])
@@ -313,7 +323,32 @@ def comparison_differences(diffs: pd.DataFrame, base: str) -> Figure:
         ax.set_ylim(-0.7, len(options) - 0.3)
         style_axes(ax)
     title(fig, base, "options against the base (paired differences, 95% CI)")
+    if note:  # as a label of the figure, so that the layout makes room for it
+        fig.supxlabel(note, fontsize="small", color="#444444", x=0.01, ha="left")
     return fig
+
+
+def _identification_compare_on(ax: Axes, curves: dict[str, pd.DataFrame], route: str) -> float:
+    """Draw route ``route`` of each scenario's ``identify_curve`` on ``ax``; the last day."""
+    max_days = 0.0
+    for i, (name, curve) in enumerate(curves.items()):
+        part = curve[curve["route"] == route] if "route" in curve else curve
+        days = part["days_since_referral"].to_numpy(float)
+        if days.size == 0:
+            continue
+        max_days = max(max_days, float(days.max()))
+        low, high = part["ci95_low"].to_numpy(float), part["ci95_high"].to_numpy(float)
+        c = REFERENCE if i == 0 else colour(i - 1)
+        # The base dashed and on top: where an option coincides with it, both show.
+        ax.step(days, 100 * part["identified_share_mean"].to_numpy(float), where="post",
+                color=c, linewidth=1.6 if i == 0 else 2.2, linestyle="--" if i == 0 else "-",
+                zorder=3 if i == 0 else 2, label=f"{name}{' (base)' if i == 0 else ''}")
+        if np.any(~np.isnan(low)):
+            ax.fill_between(days, 100 * low, 100 * high, step="post", color=c, alpha=0.25,
+                            linewidth=0)
+    ax.set_ylim(0, 100)
+    style_axes(ax)
+    return max_days
 
 
 def identification_compare(curves: dict[str, pd.DataFrame], route: str = ALL_ROUTES) -> Figure:
@@ -328,23 +363,82 @@ def identification_compare(curves: dict[str, pd.DataFrame], route: str = ALL_ROU
     """
     fig = new_figure(8.5, 4.6)
     ax = fig.add_subplot()
-    max_days = 0.0
-    for i, (name, curve) in enumerate(curves.items()):
-        part = curve[curve["route"] == route] if "route" in curve else curve
-        days = part["days_since_referral"].to_numpy(float)
-        max_days = max(max_days, float(days.max()))
-        low, high = part["ci95_low"].to_numpy(float), part["ci95_high"].to_numpy(float)
-        c = REFERENCE if i == 0 else colour(i - 1)
-        ax.step(days, 100 * part["identified_share_mean"].to_numpy(float), where="post",
-                color=c, linewidth=2.0, label=f"{name}{' (base)' if i == 0 else ''}")
-        if np.any(~np.isnan(low)):
-            ax.fill_between(days, 100 * low, 100 * high, step="post", color=c, alpha=0.25,
-                            linewidth=0)
+    max_days = _identification_compare_on(ax, curves, route)
     days_since_axis(ax, max_days, "days since referral (log scale)")
     mark_days(ax, tuple(d for d in IDENTIFY_MARKS_DAYS if d <= max_days), _WORDS)
     ax.set_ylabel(f"children identified (%), {route_label(route)}")
-    ax.set_ylim(0, 100)
-    style_axes(ax)
     ax.legend(loc="lower right", fontsize="small")
     title(fig, next(iter(curves)), "time to identify, options against the base")
+    return fig
+
+
+def identification_compare_by_route(curves: dict[str, pd.DataFrame]) -> Figure:
+    """:func:`identification_compare` for all children and each route, one panel each.
+
+    Routes where no scenario has a child (all NaN) are left out.
+    """
+    first = next(iter(curves.values()))
+    routes = list(dict.fromkeys(first["route"])) if "route" in first else [ALL_ROUTES]
+    routes.sort(key=lambda r: r != ALL_ROUTES)
+    routes = [r for r in routes if any(
+        c[c["route"] == r]["identified_share_mean"].notna().any() if "route" in c
+        else r == ALL_ROUTES for c in curves.values())]
+    cols = min(3, len(routes))
+    rows = math.ceil(len(routes) / cols)
+    fig = new_figure(4.4 * cols, 3.2 * rows + 0.9)
+    for i, route in enumerate(routes):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        max_days = _identification_compare_on(ax, curves, route)
+        days_since_axis(ax, max_days, "days since referral (log scale)")
+        ax.tick_params(axis="x", labelsize="x-small")
+        ax.set_title(route_label(route).capitalize(), fontsize="medium")
+        ax.set_ylabel("children identified (%)")
+        if i == 0:
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
+                       ncol=min(4, len(curves)), fontsize="small", frameon=False)
+    title(fig, next(iter(curves)), "time to identify by route, options against the base "
+                                   "(95% bands)")
+    return fig
+
+
+def backlog_compare(waiting: dict[str, pd.DataFrame], start: dt.date) -> Figure | None:
+    """The forensic backlog over time of several scenarios: median and middle 50%.
+
+    Parameters
+    ----------
+    waiting : dict of str to pandas.DataFrame
+        Scenario name -> its ``waiting_timeseries``; the first is the base (black).
+    start : datetime.date
+        Calendar date of day 0.
+
+    Returns
+    -------
+    Figure or None
+        None when no table has the ``backlog_devices`` series.
+    """
+    fig = new_figure(8.5, 4.6)
+    ax = fig.add_subplot()
+    drawn = False
+    for i, (name, table) in enumerate(waiting.items()):
+        if not (table["stage"] == "backlog_devices").any():
+            continue
+        days, curves = _curves(table, "backlog_devices")
+        _, q25, q50, q75, _ = fan(curves)
+        c = REFERENCE if i == 0 else colour(i - 1)
+        x = _dates(start, days)
+        ax.fill_between(x, q25, q75, color=c, alpha=0.2, linewidth=0)
+        ax.plot(x, q50, color=c, linewidth=1.6 if i == 0 else 2.0,
+                linestyle="--" if i == 0 else "-", zorder=3 if i == 0 else 2,
+                label=f"{name}{' (base)' if i == 0 else ''}")
+        drawn = True
+    if not drawn:
+        return None
+    ax.set_ylabel("devices waiting for triage or examination")
+    ax.set_xlabel("date")
+    ax.tick_params(axis="x", labelrotation=30, labelsize="small")
+    ax.set_ylim(bottom=0)
+    style_axes(ax)
+    ax.legend(loc="upper left", fontsize="small")
+    title(fig, next(iter(waiting)), "the forensic backlog, options against the base",
+          "Lines: median over replications; bands: the middle 50% of replications.")
     return fig

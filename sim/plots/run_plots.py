@@ -135,6 +135,11 @@ def _bytes_writer(data: bytes) -> Callable[[Any], None]:
     return write
 
 
+def write_png(path: Path, data: bytes) -> None:
+    """Write PNG bytes to ``path`` atomically."""
+    write_atomic(path, _bytes_writer(data), binary=True)
+
+
 def save_run_plots(folder: Path, unfinished: bool = False) -> list[Path]:
     """Write the standard figures of ``folder`` into it as PNG files (``unfinished``: above).
 
