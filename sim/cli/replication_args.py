@@ -44,8 +44,13 @@ def relative_precision(text: str) -> float:
     return value
 
 
-def add_replication_arguments(p: argparse.ArgumentParser, default: str) -> None:
-    """Add ``--reps``, ``--precision``, ``--max-reps`` and ``--initial-reps`` to ``p``."""
+def add_replication_arguments(p: argparse.ArgumentParser, default: str,
+                              precision_metrics: bool = False) -> None:
+    """Add ``--reps``, ``--precision``, ``--max-reps`` and ``--initial-reps`` to ``p``.
+
+    ``precision_metrics`` adds ``--precision-metrics NAME...`` too (for commands without
+    a ``--metrics`` of their own).
+    """
     p.add_argument("--reps", type=replications_or_auto, metavar="N|auto",
                    help=f"replications, at most {MAX_REPLICATIONS:,}, or 'auto': add "
                         f"replications until the 95%% interval of each chosen metric is within "
@@ -59,6 +64,36 @@ def add_replication_arguments(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--initial-reps", type=replications_int, default=None,
                    help=f"with --reps auto: replications before the first check "
                         f"(default {DEFAULT_INITIAL})")
+    if precision_metrics:
+        p.add_argument("--precision-metrics", nargs="+", metavar="NAME", default=None,
+                       help="with --reps auto: the metrics that must reach the precision "
+                            "(default: lab_wait_p90_days backlog_devices_end "
+                            "identified_contact_within_90d_share "
+                            "days_at_risk_first_year_contact_mean)")
+
+
+def check_metric_names(names: list[str], option: str) -> None:
+    """Refuse names that are neither a metric nor a stage wait, suggesting the nearest."""
+    import difflib
+
+    from sim.analysis.metrics import METRICS
+    from sim.analysis.stage_waits import parse_metric_name
+
+    for name in names:
+        if name not in METRICS and parse_metric_name(name) is None:
+            close = difflib.get_close_matches(name, list(METRICS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"{option}: unknown metric {name!r}{hint} (the metrics are "
+                            f"listed in docs/results-tables.md)")
+
+
+def precision_metrics(args: argparse.Namespace) -> list[str]:
+    """The metrics ``--reps auto`` controls: ``--precision-metrics`` or the defaults."""
+    from sim.experiment.autoreps import DEFAULT_METRICS
+
+    names = list(getattr(args, "precision_metrics", None) or DEFAULT_METRICS)
+    check_metric_names(names, "--precision-metrics")
+    return names
 
 
 def precision_rule(args: argparse.Namespace, min_batch: int = 1) -> PrecisionRule | None:
@@ -70,6 +105,8 @@ def precision_rule(args: argparse.Namespace, min_batch: int = 1) -> PrecisionRul
                                           ("--max-reps", args.max_reps),
                                           ("--initial-reps", args.initial_reps))
                  if value is not None]
+        if getattr(args, "precision_metrics", None):
+            given.append("--precision-metrics")
         if given:
             raise UserError(f"{', '.join(given)} only apply with --reps auto")
         return None

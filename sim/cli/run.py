@@ -18,9 +18,14 @@ from sim.cli.common import (
     load,
     overload_warnings,
     progress,
-    replications_int,
     seed_int,
     workers_int,
+)
+from sim.cli.replication_args import (
+    add_replication_arguments,
+    describe_outcome,
+    precision_metrics,
+    precision_rule,
 )
 
 
@@ -31,8 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "with 95% confidence intervals and write tables and plots.")
     run.add_argument("scenario", nargs="?", default=None,
                      help=f"scenario YAML file (default: {DEFAULT_SCENARIO})")
-    run.add_argument("--reps", type=replications_int,
-                     help="replications, at most 100,000 (default: the scenario's)")
+    add_replication_arguments(run, "the scenario's", precision_metrics=True)
     run.add_argument("--seed", type=seed_int, help="base seed (default: the scenario's)")
     run.add_argument("--workers", type=workers_int,
                      help="parallel worker processes (default: one per CPU, at most --reps)")
@@ -55,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim run``."""
     from sim.experiment import make_backend, run_experiment
+    from sim.experiment.autoreps import AutoReplications, run_experiment_auto
     from sim.experiment.backends import available_cpus
     from sim.results.folder import ResultsFolderError, StagedFolder, check_writable, choose_out
     from sim.results.headline import headline, render_text
@@ -67,7 +72,9 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UserError(f"no scenario given and the default {path} is not here; run from the "
                         f"project folder or name a scenario file")
     scenario = load(path)
-    reps = args.reps or scenario.run.replications
+    rule = precision_rule(args, min_batch=args.workers or available_cpus())
+    metrics = precision_metrics(args) if rule is not None else []
+    reps = rule.initial if rule is not None else args.reps or scenario.run.replications
     seed = scenario.run.seed if args.seed is None else args.seed
     backend_name = "dask" if args.scheduler else args.backend
     workers = args.workers or max(1, min(available_cpus(), reps))
@@ -97,21 +104,37 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = dt.datetime.now(dt.UTC)
     host = host_facts_later()
     args.started()
-    print(f"fbsim run: {scenario.name} ({path}), {reps} replications, seed {seed}, "
+    how_many = (f"{reps} replications" if rule is None else
+                f"replications added until +/-{rule.precision:.1%} (at most {rule.max_reps})")
+    print(f"fbsim run: {scenario.name} ({path}), {how_many}, seed {seed}, "
           f"{backend.name} x{backend.workers}", file=out)
     t0 = time.perf_counter()
     args.staged = staged = StagedFolder(out_dir)  # main() reports on it if interrupted
     try:
         with staged as staging:
-            result = run_experiment(
-                scenario, reps, seed, backend,
-                table_dir=staging / "tables" if table_set != "none" else None,
-                table_format=table_format, table_set=table_set,
-                on_result=None if args.quiet else progress(err, t0))
+            table_dir = staging / "tables" if table_set != "none" else None
+            report = None if args.quiet else progress(err, t0)
+            if rule is None:
+                result = run_experiment(scenario, reps, seed, backend, table_dir=table_dir,
+                                        table_format=table_format, table_set=table_set,
+                                        on_result=report)
+            else:
+                def checked(state: AutoReplications) -> None:
+                    if not args.quiet:
+                        print(f"  after {state.replications} replications: "
+                              f"{describe_outcome(state)}", file=err)
+
+                result = run_experiment_auto(scenario, seed, rule, metrics, backend, report,
+                                             checked, table_dir=table_dir,
+                                             table_format=table_format, table_set=table_set)
+                reps = len(result.replications)
             meta = manifest(scenario, seed, reps, time.perf_counter() - t0, backend.name,
                             backend.workers, str(path), started,
                             {"events": sum(r.events for r in result.replications),
-                             "tables": table_set, "table_format": table_format}, host)
+                             "tables": table_set, "table_format": table_format,
+                             **({} if rule is None else
+                                {"replication_control": result.extra["replication_control"]})},
+                            host)
             write_run_outputs(staging, result, meta, plots=not args.no_plots, fmt=table_format)
     except ResultsFolderError as exc:
         raise UserError(str(exc)) from None
@@ -124,6 +147,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     table = headline(summary_dict(result)["metrics"], reps, arrows=fancy)
     print("", file=out)
     print(render_text(table, superscripts=fancy), file=out)
+    if rule is not None:
+        auto = result.extra["auto"]
+        assert isinstance(auto, AutoReplications)
+        print(f"\n{describe_outcome(auto)}.", file=out)
     print(f"\nResults in {out_dir}/ (summary.json, manifest.json, tables/, *.png); "
           f"{time.perf_counter() - t0:.1f} s. 'fbsim report {out_dir}' makes a report.", file=out)
     return EXIT_OK

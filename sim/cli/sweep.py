@@ -21,16 +21,17 @@ from sim.cli.common import (
     seed_int,
     workers_int,
 )
-from sim.cli.replication_args import add_replication_arguments, describe_outcome, precision_rule
+from sim.cli.replication_args import (
+    add_replication_arguments,
+    check_metric_names,
+    describe_outcome,
+    precision_rule,
+)
 
 if TYPE_CHECKING:
     from sim.experiment.autoreps import AutoReplications
     from sim.experiment.sweep import SweepResult
 
-#: Metrics drawn and controlled when ``--metrics`` is not given: the lab's waits and
-#: backlog, and what they mean for children in contact with a suspect.
-DEFAULT_METRICS = ("lab_wait_p90_days", "backlog_devices_end",
-                   "identified_contact_within_90d_share", "days_at_risk_first_year_contact_mean")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,8 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=positive_int, help="points of an LHS design")
     add_replication_arguments(p, "the scenario's run.replications")
     p.add_argument("--metrics", nargs="+", metavar="NAME",
-                   help=f"metrics to plot, print and (with --reps auto) control "
-                        f"(default: {' '.join(DEFAULT_METRICS)}); the tables have every metric")
+                   help="metrics to plot, print and (with --reps auto) control (default: "
+                        "lab_wait_p90_days backlog_devices_end identified_contact_within_90d_share "
+                        "days_at_risk_first_year_contact_mean); the tables have every metric")
     p.add_argument("--target", action="append", default=[], metavar="METRIC=VALUE",
                    help="a target line on a metric's curve, e.g. lab_wait_p90_days=90 "
                         "(shares as fractions: identified_contact_within_90d_share=0.8)")
@@ -73,26 +75,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def known_metric(name: str) -> bool:
-    """A metric of :data:`~sim.analysis.metrics.METRICS` or a stage wait."""
-    from sim.analysis.metrics import METRICS
-    from sim.analysis.stage_waits import parse_metric_name
-
-    return name in METRICS or parse_metric_name(name) is not None
-
-
 def check_metrics(names: list[str]) -> None:
     """Refuse unknown metric names, suggesting the nearest."""
-    import difflib
-
-    from sim.analysis.metrics import METRICS
-
-    for name in names:
-        if not known_metric(name):
-            close = difflib.get_close_matches(name, list(METRICS), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise UserError(f"--metrics/--target: unknown metric {name!r}{hint} "
-                            f"(the metrics are listed in docs/results-tables.md)")
+    check_metric_names(names, "--metrics/--target")
 
 
 def parse_targets(texts: list[str]) -> dict[str, float]:
@@ -132,6 +117,7 @@ def render_table(result: SweepResult, metrics: list[str]) -> str:
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim sweep``."""
     from sim.experiment import make_backend
+    from sim.experiment.autoreps import DEFAULT_METRICS
     from sim.experiment.backends import available_cpus
     from sim.experiment.design import DesignError, design_points, parse_levers, point_scenarios
     from sim.experiment.sweep import run_sweep, run_sweep_auto

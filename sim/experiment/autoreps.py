@@ -37,16 +37,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.analysis.stats import t_quantile
 
+if TYPE_CHECKING:
+    from sim.analysis.metrics import ReplicationSummary
+    from sim.config.schema import Scenario
+    from sim.experiment.backends import Backend
+    from sim.experiment.runner import ExperimentResult
+
 #: Statuses of a quantity after the last check.
 MET, NOT_MET, UNDEFINED = "met", "not met", "undefined"
 #: Why the controller stopped.
 STOPPED_PRECISION, STOPPED_CAP = "precision", "cap"
+
+#: Metrics controlled when none are named: the lab's waits and backlog, and what they
+#: mean for children in contact with a suspect.
+DEFAULT_METRICS = ("lab_wait_p90_days", "backlog_devices_end",
+                   "identified_contact_within_90d_share", "days_at_risk_first_year_contact_mean")
 
 #: ``run_batch(first, count)`` -> quantity -> its values in replications first .. first+count-1.
 BatchRunner = Callable[[int, int], Mapping[str, Sequence[float]]]
@@ -268,3 +280,43 @@ def run_until_precise(run_batch: BatchRunner, rule: PrecisionRule, first: int = 
         if done or n >= rule.max_reps:
             return state
         target = _next_total(n, quantities, rule)
+
+
+def run_experiment_auto(scenario: Scenario, seed: int, rule: PrecisionRule,
+                        metrics: Sequence[str] = DEFAULT_METRICS,
+                        backend: Backend | None = None,
+                        on_result: Callable[[ReplicationSummary, int, int], None] | None = None,
+                        on_check: Callable[[AutoReplications], None] | None = None,
+                        first_replication: int = 0, table_dir: Path | None = None,
+                        table_format: str = "csv", table_set: str = "full"
+                        ) -> ExperimentResult:
+    """:func:`~sim.experiment.runner.run_experiment` with replications added until precise.
+
+    Runs batches of consecutive replications until every metric of ``metrics`` meets
+    ``rule``, or the cap; the result is the same as a fixed run of the final count.
+    ``on_result(summary, done, total)`` counts over all batches (``total`` is the
+    count the current batch reaches). The result's ``extra`` holds the controller's
+    outcome: ``auto`` (:class:`AutoReplications`) and ``replication_control`` (its
+    :meth:`~AutoReplications.to_dict`).
+    """
+    from sim.experiment.runner import ExperimentResult, run_experiment
+
+    parts: list[ExperimentResult] = []
+
+    def batch(first: int, count: int) -> dict[str, list[float]]:
+        offset = first - first_replication
+
+        def report(summary: ReplicationSummary, done: int, total: int) -> None:
+            if on_result is not None:
+                on_result(summary, offset + done, offset + total)
+
+        part = run_experiment(scenario, count, seed, backend, table_dir, table_format, report,
+                              first, table_set)
+        parts.append(part)
+        return {m: [r.metrics.get(m, math.nan) for r in part.replications] for m in metrics}
+
+    auto = run_until_precise(batch, rule, first_replication, on_check)
+    reps = sorted((r for p in parts for r in p.replications), key=lambda r: r.replication)
+    return ExperimentResult(scenario, seed, reps, sum(p.wall_seconds for p in parts),
+                            parts[0].backend, parts[0].workers,
+                            {"auto": auto, "replication_control": auto.to_dict()})
