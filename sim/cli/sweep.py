@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Run a scenario at every point of a design over one or more levers "
                     "(--vary PATH=SPEC), every point on the same seed and replications "
                     "(common random numbers); write a table of every metric per point "
-                    "with 95%% confidence intervals, the per-replication table and the "
+                    "with 95% confidence intervals, the per-replication table and the "
                     "curves of the chosen metrics against the lever.")
     p.add_argument("scenario", type=Path, help="scenario YAML file")
     p.add_argument("--vary", action="append", required=True, metavar="PATH=SPEC",
