@@ -126,6 +126,15 @@ def test_rule_refuses_nonsense():
         PrecisionRule(initial=20, max_reps=10)
 
 
+def test_checks_in_between_say_running():
+    seen = []
+    out = run_until_precise(Synthetic({"x": np.tile([1.0, -1.0], 10)}),
+                            PrecisionRule(initial=4, max_reps=6, batch=1),
+                            on_check=lambda s: seen.append((s.replications, s.stopped)))
+    assert seen == [(4, "running"), (5, "running"), (6, STOPPED_CAP)]
+    assert out.stopped == STOPPED_CAP
+
+
 def test_to_dict_is_json_ready():
     import json
 

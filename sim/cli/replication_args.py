@@ -127,6 +127,10 @@ def describe_outcome(auto: AutoReplications, name: str = "metric") -> str:
     if auto.stopped == "precision":
         head = (f"{auto.replications} replications reached +/-{rule.precision:.1%} "
                 f"(95% intervals) for every chosen {name}")
+    elif auto.stopped == "running":
+        met = sum(q.status == "met" for q in auto.quantities.values())
+        head = (f"{met} of {len(auto.quantities)} within +/-{rule.precision:.1%}, adding "
+                f"replications")
     else:
         head = (f"stopped at the cap of {rule.max_reps} replications before every chosen {name} "
                 f"reached +/-{rule.precision:.1%}")

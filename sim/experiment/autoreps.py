@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 
 #: Statuses of a quantity after the last check.
 MET, NOT_MET, UNDEFINED = "met", "not met", "undefined"
-#: Why the controller stopped.
-STOPPED_PRECISION, STOPPED_CAP = "precision", "cap"
+#: Why the controller stopped (``running`` in the states passed to ``on_check`` before the end).
+STOPPED_PRECISION, STOPPED_CAP, RUNNING = "precision", "cap", "running"
 
 #: Metrics controlled when none are named: the lab's waits and backlog, and what they
 #: mean for children in contact with a suspect.
@@ -165,7 +165,8 @@ class AutoReplications:
     replications : int
         Replications run (indices ``first .. first + replications - 1``).
     stopped : str
-        ``precision`` (every quantity met the rule) or ``cap`` (``max_reps`` reached first).
+        ``precision`` (every quantity met the rule) or ``cap`` (``max_reps`` reached first);
+        ``running`` while more replications are to come (the states given to ``on_check``).
     rule : PrecisionRule
         The rule applied.
     quantities : dict
@@ -273,8 +274,9 @@ def run_until_precise(run_batch: BatchRunner, rule: PrecisionRule, first: int = 
         checks.append(n)
         quantities = {k: judge(v, rule, k) for k, v in values.items()}
         done = all(q.status != NOT_MET for q in quantities.values())
-        state = AutoReplications(n, STOPPED_PRECISION if done else STOPPED_CAP, rule,
-                                 quantities, list(checks))
+        stopped = (STOPPED_PRECISION if done else
+                   STOPPED_CAP if n >= rule.max_reps else RUNNING)
+        state = AutoReplications(n, stopped, rule, quantities, list(checks))
         if on_check is not None:
             on_check(state)
         if done or n >= rule.max_reps:
