@@ -115,6 +115,15 @@ def sweep_curves(points: pd.DataFrame, scenario: str, metrics: Sequence[str],
             ax.errorbar(part[lever].to_numpy(float), mean, yerr=err, fmt="o", markersize=3.5,
                         color=colour(0), ecolor=colour(0), elinewidth=0.8, alpha=0.85,
                         label="mean, 95% CI")
+        missing = sorted(set(part.loc[part["mean"].isna(), lever].tolist()))
+        if missing:
+            shown = ", ".join(_value_text(v) for v in missing[:6])
+            more = "…" if len(missing) > 6 else ""
+            ax.plot([], [], " ", label=f"undefined at {shown}{more}")
+        low, high = float(points[lever].min()), float(points[lever].max())
+        if high > low:
+            pad = 0.03 * (high - low)
+            ax.set_xlim(low - pad, high + pad)
         if metric in targets:
             ax.axhline(targets[metric] * factor, color=REFERENCE, linestyle="--",
                        linewidth=1.0, label=f"target {targets[metric] * factor:g}")
