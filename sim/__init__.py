@@ -20,11 +20,11 @@ if TYPE_CHECKING:
     from sim.config import ScenarioError, load_scenario, scenario_from_dict, with_overrides
     from sim.decision.api import plan, sensitivity
     from sim.experiment.api import compare, run
+    from sim.experiment.sweep_api import sweep
     from sim.model.replication import run_replication
 
-__all__ = ["ScenarioError", "load_scenario", "plan", "run_replication", "scenario_from_dict",
-           "sensitivity", "with_overrides"]
-__all__ += ["compare", "run"]
+__all__ = ["ScenarioError", "compare", "load_scenario", "plan", "run", "run_replication",
+           "scenario_from_dict", "sensitivity", "sweep", "with_overrides"]
 
 #: Where each public name lives. They are imported on first use: the model (SimPy,
 #: numpy) is not needed to validate a scenario, and the ``fbsim`` command starts up
@@ -32,8 +32,9 @@ __all__ += ["compare", "run"]
 _HOME = {"ScenarioError": "sim.config", "load_scenario": "sim.config",
          "scenario_from_dict": "sim.config", "with_overrides": "sim.config",
          "run_replication": "sim.model.replication",
-         "plan": "sim.decision.api", "sensitivity": "sim.decision.api"}
-_HOME.update({"run": "sim.experiment.api", "compare": "sim.experiment.api"})
+         "plan": "sim.decision.api", "sensitivity": "sim.decision.api",
+         "run": "sim.experiment.api", "compare": "sim.experiment.api",
+         "sweep": "sim.experiment.sweep_api"}
 
 
 def __getattr__(name: str) -> Any:

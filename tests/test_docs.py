@@ -30,7 +30,8 @@ from sim.config.reference import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-HOWTOS = sorted(DOCS.glob("how-to-*.md"))
+#: Pages whose examples run: the how-tos and the experiments page.
+HOWTOS = sorted([*DOCS.glob("how-to-*.md"), DOCS / "experiments.md"])
 #: Pages the lead is rewriting, which still point outside the repository. Each must still
 #: do so (so this list shrinks as they are fixed, and never hides a new pointer).
 POINTING_OUT_UNTIL_REWRITTEN: set[str] = set()

@@ -41,7 +41,8 @@ from sim.cli.signals import Interrupted, interruptible
 from sim.config import ScenarioError
 
 #: The commands, in the order ``fbsim --help`` lists them: name -> module under sim.cli.
-COMMANDS = {"run": "sim.cli.run", "compare": "sim.cli.compare", "check": "sim.cli.check",
+COMMANDS = {"run": "sim.cli.run", "compare": "sim.cli.compare", "sweep": "sim.cli.sweep",
+            "check": "sim.cli.check",
             "validate": "sim.cli.validate", "plan": "sim.cli.plan",
             "sensitivity": "sim.cli.sensitivity", "plot": "sim.cli.plot",
             "report": "sim.cli.report", "reference": "sim.cli.reference",

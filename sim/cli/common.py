@@ -63,20 +63,33 @@ workers_int = int_at_least(1, 1024)
 seed_int = int_at_least(0, 2**63 - 1)
 
 
-def progress(stream: TextIO, t0: float) -> Callable[[object, int, int], None]:
-    """A progress reporter: a bar on a terminal, a line every tenth otherwise."""
+def eta_text(elapsed: float, done: int, total: int) -> str:
+    """``, about 42 s left`` from the pace so far ('' when finished or nothing is done)."""
+    if done <= 0 or done >= total:
+        return ""
+    left = elapsed / done * (total - done)
+    if left >= 5400:
+        return f", about {left / 3600:.1f} h left"
+    return f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
+
+
+def progress(stream: TextIO, t0: float, noun: str = "replications", eta: bool = True
+             ) -> Callable[[object, int, int], None]:
+    """A progress reporter: a bar on a terminal, a line every tenth otherwise.
+
+    ``noun`` names what is counted; ``eta`` adds the time left at the pace so far.
+    """
     tty = stream.isatty()
     last_tenth = [-1]
 
     def report(_summary: object, done: int, total: int) -> None:
         elapsed = time.perf_counter() - t0
-        # Time left at the pace so far (the first results include the workers' start-up).
-        eta = f", about {elapsed * (total - done) / done:.0f} s left" if 0 < done < total else ""
+        left = eta_text(elapsed, done, total) if eta else ""
         if tty:
             width = 30
             filled = int(width * done / total)
             stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                         f"replications, {elapsed:.1f} s{eta}   ")
+                         f"{noun}, {elapsed:.1f} s{left}" + ("\033[K" if eta else ""))
             if done == total:
                 stream.write("\n")
             stream.flush()
@@ -84,7 +97,7 @@ def progress(stream: TextIO, t0: float) -> Callable[[object, int, int], None]:
             tenth = int(10 * done / total)
             if tenth != last_tenth[0]:
                 last_tenth[0] = tenth
-                print(f"{done}/{total} replications done ({elapsed:.1f} s{eta})", file=stream)
+                print(f"{done}/{total} {noun} done ({elapsed:.1f} s{left})", file=stream)
 
     return report
 

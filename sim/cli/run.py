@@ -20,9 +20,14 @@ from sim.cli.common import (
     load,
     overload_warnings,
     progress,
-    replications_int,
     seed_int,
     workers_int,
+)
+from sim.cli.replication_args import (
+    add_replication_arguments,
+    describe_outcome,
+    precision_metrics,
+    precision_rule,
 )
 
 
@@ -33,8 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "with 95% confidence intervals and write tables and plots.")
     run.add_argument("scenario", nargs="?", default=None,
                      help=f"scenario YAML file (default: {DEFAULT_SCENARIO})")
-    run.add_argument("--reps", type=replications_int,
-                     help="replications, at most 100,000 (default: the scenario's)")
+    add_replication_arguments(run, "the scenario's", precision_metrics=True)
     run.add_argument("--seed", type=seed_int, help="base seed (default: the scenario's)")
     run.add_argument("--workers", type=workers_int,
                      help="parallel worker processes (default: one per CPU, at most --reps)")
@@ -63,6 +67,11 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim run``."""
     from sim.config.loader import scenario_hash
     from sim.experiment import make_backend, run_experiment
+    from sim.experiment.autoreps import (
+        DEFAULT_MIN_BATCH,
+        AutoReplications,
+        run_experiment_auto,
+    )
     from sim.experiment.backends import available_cpus
     from sim.results.folder import (
         ResultsFolderError,
@@ -92,7 +101,14 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         f"project folder or name a scenario file")
     scenario = load(path)
     stored = _resume_settings(args) if args.resume is not None else {}
-    reps = args.reps or stored.get("replications") or scenario.run.replications
+    if isinstance(stored.get("replications"), dict) and args.reps is None:
+        raise UserError(f"the run in {args.resume} chose its replications with --reps auto; "
+                        f"resume it with the same --reps auto options it started with "
+                        f"({_auto_options(stored['replications'])})")
+    rule = precision_rule(args, min_batch=DEFAULT_MIN_BATCH)
+    metrics = precision_metrics(args) if rule is not None else []
+    reps = (rule.initial if rule is not None
+            else args.reps or stored.get("replications") or scenario.run.replications)
     seed = args.seed if args.seed is not None else stored.get("seed", scenario.run.seed)
     backend_name = "dask" if args.scheduler else args.backend
     workers = args.workers or max(1, min(available_cpus(), reps))
@@ -104,7 +120,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UserError("--format parquet needs pyarrow: pip install pyarrow (or use "
                         "--format csv)")
     settings = {"command": "run", "scenario_sha256": scenario_hash(scenario), "seed": seed,
-                "replications": reps, "tables": table_set, "table_format": table_format,
+                "replications": reps if rule is None else {
+                    "auto": True, "precision": rule.precision, "initial": rule.initial,
+                    "max_reps": rule.max_reps, "metrics": metrics},
+                "tables": table_set, "table_format": table_format,
                 "package_version": package_version()}
     try:
         backend = make_backend(backend_name, workers, args.scheduler)
@@ -131,7 +150,9 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = dt.datetime.now(dt.UTC)
     host = host_facts_later()
     args.started()
-    print(f"fbsim run: {scenario.name} ({path}), {reps} replications, seed {seed}, "
+    how_many = (f"{reps} replications" if rule is None else
+                f"replications added until +/-{rule.precision:.1%} (at most {rule.max_reps})")
+    print(f"fbsim run: {scenario.name} ({path}), {how_many}, seed {seed}, "
           f"{backend.name} x{backend.workers}", file=out)
     t0 = time.perf_counter()
     # main() reports on it if interrupted, with the command that continues the run.
@@ -142,23 +163,42 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         with staged as staging, Journal(staging) as journal:
             table_dir = staging / "tables" if table_set != "none" else None
             key = settings["scenario_sha256"]
-            finished = {i: e for i, e in journal.finished(key).items() if i < reps}
+            cap = reps if rule is None else rule.max_reps
+            finished = {i: e for i, e in journal.finished(key).items() if i < cap}
             if args.resume is None:
                 write_start_manifest(staging, settings, {
                     "scenario": scenario.name, "scenario_file": str(path),
                     "resume_with": args.resume_command})
             else:
                 remove_unrecorded_tables(staging, finished.values())
-                print(f"resuming {staging}: {len(finished)} of {reps} replications were "
-                      f"finished, {reps - len(finished)} to run", file=out)
-            result = run_experiment(
-                scenario, reps, seed, backend, table_dir=table_dir,
-                table_format=table_format, table_set=table_set,
-                on_result=None if args.quiet else progress(err, t0),
-                finished={i: e.summary for i, e in finished.items()},
-                record=recorder(journal, key, table_dir))
-            extra = {"events": sum(r.events for r in result.replications),
-                     "tables": table_set, "table_format": table_format}
+                state = (f"{len(finished)} of {reps} replications were finished, "
+                         f"{reps - len(finished)} to run" if rule is None else
+                         f"{len(finished)} replications were finished; more are added "
+                         f"until the precision is met")
+                print(f"resuming {staging}: {state}", file=out)
+            report = None if args.quiet else progress(err, t0)
+            done = {i: e.summary for i, e in finished.items()}
+            record = recorder(journal, key, table_dir)
+            if rule is None:
+                result = run_experiment(
+                    scenario, reps, seed, backend, table_dir=table_dir,
+                    table_format=table_format, table_set=table_set, on_result=report,
+                    finished=done, record=record)
+            else:
+                def checked(state: AutoReplications) -> None:
+                    if not args.quiet:
+                        print(f"  after {state.replications} replications: "
+                              f"{describe_outcome(state)}", file=err)
+
+                result = run_experiment_auto(scenario, seed, rule, metrics, backend, report,
+                                             checked, table_dir=table_dir,
+                                             table_format=table_format, table_set=table_set,
+                                             finished=done, record=record)
+                reps = len(result.replications)
+            extra: dict[str, Any] = {"events": sum(r.events for r in result.replications),
+                                     "tables": table_set, "table_format": table_format}
+            if rule is not None:
+                extra["replication_control"] = result.extra["replication_control"]
             if finished:
                 extra["resumed"] = {"replications_reused": len(finished)}
             meta = still_unfinished(manifest(scenario, seed, reps, time.perf_counter() - t0,
@@ -175,13 +215,17 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UserError(f"cannot write results to {out_dir}: {describe_os_error(exc)}; nothing "
                         f"was written there{kept}") from None
     fancy = can_encode(out, "↓£⁰¹²³⁴⁵⁶⁷⁸⁹")
-    metrics = summary_dict(result)["metrics"]
-    table = headline(metrics, reps, arrows=fancy)
+    metrics_table = summary_dict(result)["metrics"]
+    table = headline(metrics_table, reps, arrows=fancy)
     print("", file=out)
     print(render_text(table, superscripts=fancy), file=out)
     shown = sum(len(rows) for _, rows in table.groups)
-    print(f"\n{shown} of {len(metrics)} metrics shown; every one is in summary.json, with its "
+    print(f"\n{shown} of {len(metrics_table)} metrics shown; every one is in summary.json, with its "
           f"label and unit.", file=out)
+    if rule is not None:
+        auto = result.extra["auto"]
+        assert isinstance(auto, AutoReplications)
+        print(f"\n{describe_outcome(auto)}.", file=out)
     print(f"\nResults in {out_dir}/ (summary.json, manifest.json, tables/, *.png); "
           f"{time.perf_counter() - t0:.1f} s. 'fbsim report {out_dir}' makes a report.", file=out)
     return EXIT_OK
@@ -206,3 +250,10 @@ def _resume_settings(args: argparse.Namespace) -> dict[str, Any]:
         return stored_settings(staging)
     except ResultsFolderError as exc:
         raise UserError(f"--resume {args.resume}: {exc}") from None
+
+
+def _auto_options(stored: dict[str, Any]) -> str:
+    """The ``--reps auto`` options a run started with, as a command line fragment."""
+    return (f"--reps auto --precision {stored.get('precision')} --max-reps "
+            f"{stored.get('max_reps')} --initial-reps {stored.get('initial')} "
+            f"--precision-metrics {' '.join(stored.get('metrics', []))}")

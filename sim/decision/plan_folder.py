@@ -95,7 +95,7 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
     }
 
 
-def save_cost_plot(path: Path, result: PlanResult) -> None:
+def save_cost_plot(path: Path, result: PlanResult, scenario: str = "") -> None:
     """``cost_vs_target.png``: every plan's cost against the first target."""
     from io import BytesIO
 
@@ -117,7 +117,7 @@ def save_cost_plot(path: Path, result: PlanResult) -> None:
     fig = Figure(figsize=(7.5, 5))
     ax = fig.add_subplot()
     cost_against_target(ax, np.asarray(cost), np.asarray(value), outcome, target.value, target.op,
-                        target.metric, np.asarray(low), np.asarray(high))
+                        target.metric, np.asarray(low), np.asarray(high), scenario)
     buffer = BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     write_atomic(path, lambda f: f.write(buffer.getvalue()), binary=True)
@@ -135,5 +135,5 @@ def write_plan_folder(folder: Path, result: PlanResult, manifest: dict[str, Any]
         write_scenario(folder / "chosen_plan.yaml", result.levers.scenario_for(result.chosen))
     write_atomic(folder / "levers.yaml", lambda f: f.write(levers_text))
     if plots:
-        save_cost_plot(folder / "cost_vs_target.png", result)
+        save_cost_plot(folder / "cost_vs_target.png", result, str(manifest.get("scenario", "")))
     write_json(folder / "manifest.json", manifest)

@@ -22,7 +22,7 @@ OUTCOME_COLOURS = {"screened": "0.65", "misses a target": "tab:red",
 
 def cost_against_target(ax: Axes, cost_gbp: np.ndarray, value: np.ndarray, outcome: Sequence[str],
                         target: float, op: str, metric: str, value_low: np.ndarray | None = None,
-                        value_high: np.ndarray | None = None) -> Axes:
+                        value_high: np.ndarray | None = None, scenario: str = "") -> Axes:
     """Each plan's cost (x, £m) against its estimate of the main target (y).
 
     Parameters
@@ -41,7 +41,12 @@ def cost_against_target(ax: Axes, cost_gbp: np.ndarray, value: np.ndarray, outco
         The target's metric, for the axis label.
     value_low, value_high : numpy.ndarray, optional
         A 95% interval per plan (NaN where there is none).
+    scenario : str
+        The scenario's name, for the title.
     """
+    from sim.analysis.metrics import METRICS
+    from sim.results.presentation import display_unit, metric_unit, presentation
+
     x = np.asarray(cost_gbp, dtype=float) / 1e6
     y = np.asarray(value, dtype=float)
     outcomes = np.asarray(list(outcome), dtype=object)
@@ -67,8 +72,13 @@ def cost_against_target(ax: Axes, cost_gbp: np.ndarray, value: np.ndarray, outco
                    edgecolors="black" if name == "chosen" else "none", label=name)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlabel("cost over the reporting window (£m)")
-    ax.set_ylabel(metric)
-    ax.set_title("Plans tried: cost against the main target")
+    info = METRICS.get(metric)
+    raw = metric_unit(metric, info.unit if info is not None else None)
+    # Values are plotted as estimated: shares as fractions, money in pounds.
+    unit = {"share": "share, 0-1", "GBP": "£"}.get(raw, display_unit(raw))
+    label = presentation(metric).label if presentation(metric).known else metric
+    ax.set_ylabel(f"{label} ({unit})" if unit else label)
+    ax.set_title(f"{scenario + ': ' if scenario else ''}plans tried, cost against the main target")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return ax

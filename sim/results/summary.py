@@ -84,8 +84,11 @@ def summary_dict(result: ExperimentResult) -> dict[str, Any]:
         reason = nan_reason(name, est.n, est.n_total)
         if reason is not None:
             metrics[name]["note"] = reason
-    return {"scenario": result.scenario.name, "replications": len(result.replications),
-            "seed": result.seed, "metrics": metrics}
+    out = {"scenario": result.scenario.name, "replications": len(result.replications),
+           "seed": result.seed, "metrics": metrics}
+    if "replication_control" in result.extra:  # --reps auto (sim.experiment.autoreps)
+        out["replication_control"] = result.extra["replication_control"]
+    return out
 
 
 def metrics_columns(result: ExperimentResult) -> Columns:
