@@ -20,13 +20,18 @@ MAX_LINES = 7
 
 
 def _label(metric: str) -> tuple[str, float]:
-    """Axis label of a metric and the factor its values are shown with (100 for shares)."""
+    """Axis label of a metric (plain words and unit) and the factor its values are shown with."""
+    import textwrap
+
+    from sim.results.presentation import presentation
     from sim.results.summary import unit_and_description
 
     unit = unit_and_description(metric)[0]
+    shown = presentation(metric)
+    words = shown.label if shown.known else metric
     if unit == "share":
-        return f"{metric} (%)", 100.0
-    return (f"{metric} ({unit})" if unit else metric), 1.0
+        return textwrap.fill(f"{words} (%)", 40), 100.0
+    return textwrap.fill(f"{words} ({unit})" if unit else words, 40), 1.0
 
 
 def pd_is_integer(column: pd.Series) -> bool:
