@@ -56,7 +56,8 @@ def sensitivity_summary(result: SensitivityResult) -> dict[str, Any]:
             "seed": result.settings.seed, "replications_run": result.replications_total}
 
 
-def _file_name(output: str) -> str:
+def ranking_file_name(output: str) -> str:
+    """The ranking plot's file name for an output (``ranking_<output>.png``)."""
     return "ranking_" + re.sub(r"[^a-z0-9_]+", "_", output.lower()).strip("_") + ".png"
 
 
@@ -87,7 +88,7 @@ def save_rankings(folder: Path, result: SensitivityResult) -> list[Path]:
                     ha="center")
         buffer = BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        path = folder / _file_name(output)
+        path = folder / ranking_file_name(output)
         write_png(path, buffer.getvalue())
         written.append(path)
     return written
