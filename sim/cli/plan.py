@@ -19,6 +19,14 @@ from sim.cli.common import (
     non_negative_int,
     positive_int,
 )
+from sim.cli.resumable import (
+    add_resume_option,
+    command_line,
+    file_sha256,
+    resumed_facts,
+    run_resumable,
+    target_folder,
+)
 
 
 def gbp_amount(text: str) -> float:
@@ -112,6 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shortlist", type=positive_int, default=4,
                    help="plans the confirmation looks at (default 4)")
     add_run_options(p, "plan")
+    add_resume_option(p, "plan")
 
 
 def add_run_options(p: argparse.ArgumentParser, command: str) -> None:
@@ -156,34 +165,93 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (TargetError, InputFileError) as exc:
         raise UserError(str(exc)) from None
     seed = scenario.run.seed if args.seed is None else args.seed
+    workers = args.workers or available_cpus()
+    stored = _stored(args)
+    # The confirmation's batches are sized for the first session's workers, so that a
+    # resumed run with other --workers looks at the same replications.
+    batch_workers = stored.get("batch_workers") if isinstance(stored.get("batch_workers"),
+                                                              int) else workers
     settings = PlanSettings(seed=seed, screen_replications=args.screen_reps,
                             max_plans=args.max_plans, shortlist_size=args.shortlist,
                             alpha=1.0 - args.confidence, first_stage=args.first_stage,
                             max_replications=max(args.max_reps, args.first_stage),
-                            cost_tolerance_gbp=args.cost_tolerance, budget_gbp=args.budget)
-    workers = args.workers or available_cpus()
-    out_dir = results_folder(args.out, Path("results") / f"plan-{scenario.name}", err)
+                            cost_tolerance_gbp=args.cost_tolerance, budget_gbp=args.budget,
+                            batch_workers=batch_workers)
+    resume_settings = plan_resume_settings(scenario, args.levers, targets, settings)
+    out_dir = target_folder(args, Path("results") / f"plan-{scenario.name}", err,
+                            resume_settings)
+    args.resume_command = plan_command(args, seed, out_dir)
     levers_text = args.levers.read_text(encoding="utf-8")
     backend_name = chosen_backend(args)
     t0 = time.perf_counter()
     with backend_for_session(backend_name, workers, args.scheduler) as backend:
         result = _run(args, scenario, levers, targets, settings, backend, out_dir, levers_text,
-                      out, err)
+                      resume_settings, out, err)
     _print_result(result, out)
+    reused = (f" ({result.replications_reused} of them from the interrupted run)"
+              if result.replications_reused else "")
     print(f"\nResults in {out_dir}/ (summary.json, plans.csv, targets.csv, replications.csv, "
-          f"chosen_plan.yaml, cost_vs_target.png); {result.replications_run} replications, "
-          f"{time.perf_counter() - t0:.1f} s", file=out)
+          f"chosen_plan.yaml, cost_vs_target.png); {result.replications_total} replications"
+          f"{reused}, {time.perf_counter() - t0:.1f} s", file=out)
     return EXIT_OK
 
 
+def _stored(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings of the run to resume, or none."""
+    from sim.cli.resumable import stored_settings_for
+
+    return stored_settings_for(args) if args.resume is not None else {}
+
+
+def plan_resume_settings(scenario: Any, levers_file: Path, targets: Any, settings: Any
+                         ) -> dict[str, Any]:
+    """What a resumed plan run must share with the run it continues (JSON-ready).
+
+    Everything that decides which replications run and what is made of them: the
+    scenario, the levers file's bytes, the targets and tolerances, and every setting of
+    the search and the confirmation (with the workers its batches are sized for).
+    """
+    from sim.config import scenario_hash
+    from sim.results.provenance import package_version
+
+    s = settings
+    return {"command": "plan", "scenario_sha256": scenario_hash(scenario),
+            "levers_sha256": file_sha256(levers_file),
+            "targets": [{"metric": t.metric, "op": t.op, "value": t.value,
+                         "tolerance": t.tolerance} for t in targets],
+            "seed": s.seed, "confidence": 1.0 - s.alpha, "screen_replications":
+            s.screen_replications, "first_stage": s.first_stage,
+            "max_replications": s.max_replications, "max_plans": s.max_plans,
+            "shortlist": s.shortlist_size, "budget_gbp": s.budget_gbp,
+            "cost_tolerance_gbp": s.cost_tolerance_gbp, "batch_workers": s.batch_workers,
+            "package_version": package_version()}
+
+
+def plan_command(args: argparse.Namespace, seed: int, out_dir: Path) -> str:
+    """The ``fbsim plan ... --resume`` command that continues this run."""
+    from sim.results.folder import incomplete_path
+
+    options: list[tuple[str, object]] = [("--levers", args.levers)]
+    options += [("--target", t) for t in args.target]
+    options += [("--tolerance", t) for t in args.tolerance or []]
+    options += [("--budget", args.budget), ("--cost-tolerance", args.cost_tolerance),
+                ("--confidence", float(args.confidence)), ("--screen-reps", args.screen_reps),
+                ("--first-stage", args.first_stage), ("--max-reps", args.max_reps),
+                ("--max-plans", args.max_plans), ("--shortlist", args.shortlist),
+                ("--seed", seed), ("--scheduler", args.scheduler),
+                ("--resume", incomplete_path(out_dir))]
+    return command_line(["fbsim", "plan", str(args.scenario)], options,
+                        ["--no-plots"] if args.no_plots else [])
+
+
 def _run(args: argparse.Namespace, scenario: Any, levers: Any, targets: Any, settings: Any,
-         backend: Any, out_dir: Path, levers_text: str, out: TextIO, err: TextIO) -> Any:
+         backend: Any, out_dir: Path, levers_text: str, resume_settings: dict[str, Any],
+         out: TextIO, err: TextIO) -> Any:
     """Search, confirm and write the results folder; returns the PlanResult."""
-    from sim.decision.evaluate import Evaluator
     from sim.decision.plan_folder import write_plan_folder
     from sim.decision.planning import find_plan
-    from sim.results.folder import ResultsFolderError, StagedFolder
     from sim.results.provenance import host_facts_later, manifest
+    from sim.results.resume import still_unfinished
 
     seed = settings.seed
     started = dt.datetime.now(dt.UTC)
@@ -194,27 +262,29 @@ def _run(args: argparse.Namespace, scenario: Any, levers: Any, targets: Any, set
     for t in targets:
         print(f"  target: {t}", file=out)
     t0 = time.perf_counter()
-
     last = [t0]
+    count = [0]
 
     def progress(_done: int, _total: int) -> None:
+        count[0] += 1
         now = time.perf_counter()
         if not args.quiet and now - last[0] >= 5.0:
             last[0] = now
-            print(f"  {evaluator.replications_run} replications run ({now - t0:.0f} s)", file=err)
+            print(f"  {count[0]} replications run ({now - t0:.0f} s)", file=err)
 
-    evaluator = Evaluator(backend, seed, on_result=progress)
-    try:
-        with StagedFolder(out_dir) as staging:
-            result = find_plan(scenario, levers, targets, settings, evaluator=evaluator)
-            meta = manifest(scenario, seed, result.replications_run, time.perf_counter() - t0,
-                            backend.name, backend.workers, str(args.scenario), started,
-                            {"command": "plan", "levers_file": str(args.levers),
-                             "targets": [str(t) for t in targets]}, host)
-            write_plan_folder(staging, result, meta, levers_text, plots=not args.no_plots)
-    except ResultsFolderError as exc:
-        raise UserError(str(exc)) from None
-    return result
+    def work(evaluator: Any, staging: Path) -> Any:
+        result = find_plan(scenario, levers, targets, settings, evaluator=evaluator)
+        meta = manifest(scenario, seed, result.replications_total, time.perf_counter() - t0,
+                        backend.name, backend.workers, str(args.scenario), started,
+                        {"command": "plan", "levers_file": str(args.levers),
+                         "targets": [str(t) for t in targets], **resumed_facts(result)}, host)
+        write_plan_folder(staging, result, still_unfinished(meta, resume_settings),
+                          levers_text, plots=not args.no_plots)
+        return result
+
+    return run_resumable(args, out_dir, resume_settings,
+                         {"scenario": scenario.name, "scenario_file": str(args.scenario)},
+                         backend, seed, progress, out, work)
 
 
 def _print_result(result: object, out: TextIO) -> None:

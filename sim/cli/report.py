@@ -20,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "figures, options compared with it, and a STRESS-DES "
                                      "checklist. By default it is written into the folder "
                                      f"as {REPORT_FILE} and listed in its manifest.")
-    rep.add_argument("folder", type=Path, help="a results folder written by fbsim run")
+    rep.add_argument("folder", type=Path,
+                     help="a results folder written by fbsim run, sweep, compare, plan or "
+                          "sensitivity")
     rep.add_argument("--compare", nargs="+", type=Path, default=[], metavar="DIR",
                      help="other results folders to show as options against this one "
                           "(paired by replication where run with the same seed)")
@@ -54,7 +56,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise UserError(f"{other}: not a results folder of fbsim run (no summary.json)")
     try:
         text = build_report(folder, args.compare)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
     write_atomic(target, lambda f: f.write(text))
     if args.out is None:

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import TextIO
 
 from sim.cli.common import EXIT_OK, UserError, fmt_number, int_at_least, load, positive_int
-from sim.cli.plan import add_run_options, chosen_backend, results_folder
+from sim.cli.plan import add_run_options, chosen_backend
+from sim.cli.resumable import (
+    add_resume_option,
+    command_line,
+    file_sha256,
+    resumed_facts,
+    run_resumable,
+    target_folder,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,14 +40,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reps", type=positive_int, default=2,
                    help="replications per sample point (default 2)")
     add_run_options(p, "sensitivity")
+    add_resume_option(p, "sensitivity")
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim sensitivity``."""
     from sim.analysis.metrics import METRICS
+    from sim.config import scenario_hash
     from sim.decision.evaluate import Evaluator, backend_for_session
     from sim.decision.inputfile import InputFileError
     from sim.decision.sensitivity import (
+        SensitivityResult,
         SensitivitySettings,
         choose_method,
         require_salib,
@@ -48,8 +59,9 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sim.decision.sensitivity_folder import ranking_key, write_sensitivity_folder
     from sim.decision.uncertain import load_uncertain
     from sim.experiment.backends import available_cpus
-    from sim.results.folder import ResultsFolderError, StagedFolder
-    from sim.results.provenance import host_facts_later, manifest
+    from sim.results.folder import incomplete_path
+    from sim.results.provenance import host_facts_later, manifest, package_version
+    from sim.results.resume import still_unfinished
 
     try:
         require_salib()
@@ -67,7 +79,18 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         method, samples = choose_method(spec, settings)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    out_dir = results_folder(args.out, Path("results") / f"sensitivity-{scenario.name}", err)
+    resume_settings = {"command": "sensitivity", "scenario_sha256": scenario_hash(scenario),
+                       "parameters_sha256": file_sha256(args.params), "method": method,
+                       "samples": samples, "replications_per_point": args.reps,
+                       "levels": settings.levels, "seed": seed,
+                       "package_version": package_version()}
+    out_dir = target_folder(args, Path("results") / f"sensitivity-{scenario.name}", err,
+                            resume_settings)
+    args.resume_command = command_line(
+        ["fbsim", "sensitivity", str(args.scenario)],
+        [("--params", args.params), ("--method", method), ("--samples", samples),
+         ("--reps", args.reps), ("--seed", seed), ("--scheduler", args.scheduler),
+         ("--resume", incomplete_path(out_dir))], ["--no-plots"] if args.no_plots else [])
     params_text = args.params.read_text(encoding="utf-8")
     backend_name = chosen_backend(args)
     started = dt.datetime.now(dt.UTC)
@@ -87,18 +110,22 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 last[0] = now
                 print(f"  {done}/{total} replications ({now - t0:.0f} s)", file=err)
 
-        evaluator = Evaluator(backend, seed, on_result=progress)
-        try:
-            with StagedFolder(out_dir) as staging:
-                result = run_sensitivity(scenario, spec, settings, evaluator)
-                meta = manifest(scenario, seed, result.replications_run, time.perf_counter() - t0,
-                                backend.name, backend.workers, str(args.scenario), started,
-                                {"command": "sensitivity", "parameters_file": str(args.params),
-                                 "method": method, "samples": samples}, host)
-                write_sensitivity_folder(staging, result, scenario, meta, params_text,
-                                         plots=not args.no_plots)
-        except ResultsFolderError as exc:
-            raise UserError(str(exc)) from None
+        def work(evaluator: Evaluator, staging: Path) -> SensitivityResult:
+            result = run_sensitivity(scenario, spec, settings, evaluator)
+            meta = manifest(scenario, seed, result.replications_total,
+                            time.perf_counter() - t0, backend.name, backend.workers,
+                            str(args.scenario), started,
+                            {"command": "sensitivity", "parameters_file": str(args.params),
+                             "method": method, "samples": samples, **resumed_facts(result)},
+                            host)
+            write_sensitivity_folder(staging, result, scenario,
+                                     still_unfinished(meta, resume_settings), params_text,
+                                     plots=not args.no_plots)
+            return result
+
+        result = run_resumable(args, out_dir, resume_settings,
+                               {"scenario": scenario.name, "scenario_file": str(args.scenario)},
+                               backend, seed, progress, out, work)
     key, conf, _ = ranking_key(method)
     for output, values in result.indices.items():
         print(f"\n{output}: parameters by {key} (95% half-width)", file=out)
@@ -117,6 +144,6 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   f"range [{fmt_number(row['effect_min'])}, {fmt_number(row['effect_max'])}]; "
                   f"{sign}", file=out)
     print(f"\nResults in {out_dir}/ (summary.json, sensitivity_indices.csv, samples.csv, "
-          f"ranking_*.png); {result.replications_run} replications, "
+          f"ranking_*.png); {result.replications_total} replications, "
           f"{time.perf_counter() - t0:.1f} s", file=out)
     return EXIT_OK

@@ -80,6 +80,8 @@ class Evaluator:
         self.on_result = on_result
         self.on_store = on_store
         self.replications_run = 0
+        #: Replications the store held when the evaluator was made (read back to resume).
+        self.replications_reused = sum(len(reps) for reps in self.store.values())
 
     @staticmethod
     def key(scenario: Scenario) -> str:

@@ -10,6 +10,11 @@ guarantee, the runners-up, the settings), ``plans.csv`` (every plan screened),
 replication run), ``scenario.yaml`` (the scenario as given), ``chosen_plan.yaml`` (the
 chosen plan's scenario, ready for ``fbsim run``), ``levers.yaml`` (the levers file as
 read) and ``cost_vs_target.png``.
+
+Everything but ``manifest.json`` is a function of the inputs and the replications'
+values: how long the run took, where and in how many sessions (a resumed run) is in the
+manifest only, so a resumed run writes the same files, byte for byte, as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -90,8 +95,7 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
         "seed": s.seed,
         "first_stage": s.first_stage,
         "max_replications": s.max_replications,
-        "replications_run": result.replications_run,
-        "wall_seconds": round(result.wall_seconds, 3),
+        "replications_run": result.replications_total,
     }
 
 

@@ -73,7 +73,11 @@ class PlanSettings:
         Plans whose screening cost is above it are not shortlisted.
     batch : int or None
         Replications added per plan between the confirmation's checks; None: enough
-        to keep the backend's workers busy.
+        to keep ``batch_workers`` workers busy.
+    batch_workers : int or None
+        Workers the default batch is sized for; None: the backend's. The batch decides
+        when the sequential checks look, so it decides the outcome: a resumed run keeps
+        the first session's, whatever its own number of workers.
     """
 
     seed: int
@@ -86,6 +90,7 @@ class PlanSettings:
     cost_tolerance_gbp: float | None = None
     budget_gbp: float | None = None
     batch: int | None = None
+    batch_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.screen_replications < 2:
@@ -138,6 +143,13 @@ class PlanResult:
     workers: int
     replication_rows: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    replications_reused: int = 0
+    """Replications read back (a resumed run's journal) rather than run."""
+
+    @property
+    def replications_total(self) -> int:
+        """Replications behind the result: run in this session or read back."""
+        return self.replications_run + self.replications_reused
 
     @property
     def chosen(self) -> Plan | None:
@@ -337,7 +349,7 @@ def find_plan(scenario: Scenario, levers: LeverSet, targets: list[Target], setti
     confirmation = None
     confirmed: dict[Plan, PlanEstimates] = {}
     if picks:
-        workers = evaluator.backend.workers
+        workers = settings.batch_workers or evaluator.backend.workers
         batch = settings.batch or max(1, math.ceil(workers / len(picks)))
         confirmation = cheapest_feasible(
             planner.sampler(picks), len(picks), [t.bound() for t in targets], delta,
@@ -362,7 +374,8 @@ def find_plan(scenario: Scenario, levers: LeverSet, targets: list[Target], setti
             rows.append(row)
     return PlanResult(levers, targets, settings, delta, log, reference, picks, confirmation,
                       confirmed, time.perf_counter() - t0, evaluator.replications_run,
-                      evaluator.backend.name, evaluator.backend.workers, rows)
+                      evaluator.backend.name, evaluator.backend.workers, rows,
+                      replications_reused=evaluator.replications_reused)
 
 
 __all__ = ["MET", "MISSED", "PlanResult", "PlanSettings", "find_plan"]

@@ -108,6 +108,13 @@ class SensitivityResult:
     backend: str
     workers: int
     extra: dict[str, Any] = field(default_factory=dict)
+    replications_reused: int = 0
+    """Replications read back (a resumed run's journal) rather than run."""
+
+    @property
+    def replications_total(self) -> int:
+        """Replications behind the result: run in this session or read back."""
+        return self.replications_run + self.replications_reused
 
     @property
     def parameter_names(self) -> list[str]:
@@ -274,4 +281,5 @@ def run_sensitivity(scenario: Scenario, spec: UncertainSpec, settings: Sensitivi
     indices = {name: analyse(spec, method, points, y, settings) for name, y in outputs.items()}
     return SensitivityResult(spec, settings, method, samples, points, outputs, indices,
                              time.perf_counter() - t0, evaluator.replications_run,
-                             evaluator.backend.name, evaluator.backend.workers)
+                             evaluator.backend.name, evaluator.backend.workers,
+                             replications_reused=evaluator.replications_reused)

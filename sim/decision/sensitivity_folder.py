@@ -5,6 +5,7 @@ Files: ``summary.json`` (method, sizes, the top parameters per output, lever eff
 point as run, with every output), ``lever_effects.csv``, ``scenario.yaml``,
 ``parameters.yaml`` (the file as read) and one ranking PNG per output
 (``ranking_<output>.png``). Written into a :class:`~sim.results.folder.StagedFolder`.
+As for ``fbsim plan``, only ``manifest.json`` says how long and where the run ran.
 """
 
 from __future__ import annotations
@@ -52,11 +53,11 @@ def sensitivity_summary(result: SensitivityResult) -> dict[str, Any]:
             "ranking_by": key, "ranking": ranked,
             "lever_effects": [{k: (_num(v) if isinstance(v, float) else v) for k, v in row.items()}
                               for row in effects],
-            "seed": result.settings.seed, "replications_run": result.replications_run,
-            "wall_seconds": round(result.wall_seconds, 3)}
+            "seed": result.settings.seed, "replications_run": result.replications_total}
 
 
-def _file_name(output: str) -> str:
+def ranking_file_name(output: str) -> str:
+    """The ranking plot's file name for an output (``ranking_<output>.png``)."""
     return "ranking_" + re.sub(r"[^a-z0-9_]+", "_", output.lower()).strip("_") + ".png"
 
 
@@ -87,7 +88,7 @@ def save_rankings(folder: Path, result: SensitivityResult) -> list[Path]:
                     ha="center")
         buffer = BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        path = folder / _file_name(output)
+        path = folder / ranking_file_name(output)
         write_png(path, buffer.getvalue())
         written.append(path)
     return written

@@ -234,35 +234,61 @@ def build_report(path: Path, compare_with: list[Path] | None = None) -> str:
     Parameters
     ----------
     path : pathlib.Path
-        A results folder written by ``fbsim run``.
+        A results folder written by ``fbsim run``, ``sweep``, ``compare``, ``plan`` or
+        ``sensitivity`` (:func:`sim.report.sections.folder_kind`).
     compare_with : list of pathlib.Path, optional
-        Other results folders, shown as options against this one.
+        Other results folders of ``fbsim run``, shown as options against this one.
+
+    Raises
+    ------
+    ValueError
+        If ``compare_with`` is given for a folder that is not a run's.
     """
+    from sim.report.sections import SECTIONS, folder_kind
+
+    kind = folder_kind(path)
+    if kind != "run" and compare_with:
+        raise ValueError(f"{path} holds the results of fbsim {kind}; --compare adds options "
+                         f"to the results of fbsim run only")
     folder = read_folder(path)
     options = [read_folder(p) for p in compare_with or []]
     m = folder.manifest
     reps = int(folder.summary.get("replications") or m.get("replications") or 0)
     seed = int(folder.summary.get("seed") or m.get("seed") or 0)
-    words = scenario_sentences(folder.scenario, reps, seed)
+    what = {"run": "run", "sweep": "sweep", "compare": "comparison", "plan": "plan",
+            "sensitivity": "sensitivity run"}[kind]
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>fbsim report: {_e(folder.name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(folder.name)}</h1>",
-        f'<p class="muted">fbsim {_e(m.get("package_version", "?"))}, run started '
+        f'<p class="muted">fbsim {_e(m.get("package_version", "?"))}, {what} started '
         f'{_e(m.get("started_utc", "?"))}; results folder {_e(path.name)}.</p>',
-        "<h2>The scenario</h2>", "<p>" + " ".join(_e(s) for s in words) + "</p>",
-        "<p class=muted>fbsim is a planning model built from aggregate public figures and "
-        "stated assumptions. It compares options under those assumptions; it does not "
-        "predict what will happen to any individual child.</p>",
-        "<h2>Headline results</h2>",
-        headline_html(headline(folder.summary.get("metrics", {}), reps)),
-        "<h2>Figures</h2>",
     ]
-    for file_name, fig in run_figures(path).items():
-        parts.append(_figure(fig, RUN_FIGURES.get(file_name, file_name)))
-    if options:
-        parts.append(_comparison_html(folder, options))
+    if folder.scenario:
+        words = scenario_sentences(folder.scenario, reps, seed)
+        if kind in ("plan", "sensitivity"):  # replications differ by plan or point
+            words = [w for w in words if not w.startswith("Results are the mean")]
+        title = "The scenario" if kind == "run" else "The base scenario"
+        parts += [f"<h2>{title}</h2>", "<p>" + " ".join(_e(s) for s in words) + "</p>"]
+    elif isinstance(m.get("arms"), list):
+        parts += ["<h2>The scenarios</h2>", "<ul>" + "".join(
+            f"<li>{_e(a.get('role', ''))}: {_e(a.get('label') or a.get('scenario'))} "
+            f"({_e(a.get('scenario_file'))}, SHA-256 {_e(str(a.get('scenario_sha256'))[:16])}…)"
+            f"</li>" for a in m["arms"] if isinstance(a, dict)) + "</ul>"]
+    parts.append("<p class=muted>fbsim is a planning model built from aggregate public figures "
+                 "and stated assumptions. It compares options under those assumptions; it does "
+                 "not predict what will happen to any individual child.</p>")
+    if kind == "run":
+        parts += ["<h2>Headline results</h2>",
+                  headline_html(headline(folder.summary.get("metrics", {}), reps)),
+                  "<h2>Figures</h2>"]
+        for file_name, fig in run_figures(path).items():
+            parts.append(_figure(fig, RUN_FIGURES.get(file_name, file_name)))
+        if options:
+            parts.append(_comparison_html(folder, options))
+    else:
+        parts.append(SECTIONS[kind](folder.summary, path))
     parts.append("<h2>STRESS-DES checklist</h2><p class=muted>Strengthening the reporting of "
                  "empirical simulation studies (Monks et al. 2019, Journal of Simulation "
                  "13:55–67), filled from this folder's manifest and scenario.</p>")

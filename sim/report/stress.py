@@ -46,7 +46,8 @@ def checklist(manifest: dict[str, Any], scenario: dict[str, Any], folder: Path
     sources = cited_sources(manifest.get("scenario_file"), folder)
     warm = float(run.get("warmup_days") or 0.0)
     horizon = (f"{run['horizon_years']} years" if run.get("horizon_years") is not None
-               else f"{run.get('horizon_days')} days")
+               else f"{run.get('horizon_days')} days" if run.get("horizon_days") is not None
+               else "as in each scenario file (this folder keeps no scenario.yaml)")
     versions = ", ".join(f"{name} {manifest[k]}" for k, name in (
         ("package_version", "fbsim"), ("python", "Python"), ("simpy", "SimPy"),
         ("numpy", "numpy")) if manifest.get(k))
@@ -85,7 +86,8 @@ def checklist(manifest: dict[str, Any], scenario: dict[str, Any], folder: Path
         ("4 Experimentation", "Warm-up period",
          f"{warm:g} days; statistics cover referrals after it." if warm
          else "None (a terminating run from today's state)."),
-        ("4 Experimentation", "Run length", f"{horizon} from {run.get('start_date', '?')}."),
+        ("4 Experimentation", "Run length",
+         f"{horizon} from {run['start_date']}." if run.get("start_date") else f"{horizon}."),
         ("4 Experimentation", "Replications",
          f"{manifest.get('replications')} independent replications; 95% Student-t intervals "
          "across them."),

@@ -86,8 +86,10 @@ STAGING_LOCK = ".fbsim-staging.lock"
 _TEMPORARY = re.compile(r"(.*/)?\.[^/]+\.tmp")
 #: What a staging folder of a killed run may hold: the layout, half-written
 #: temporary files, the lock and the journal of a resumable run (and run-level tables
-#: as Parquet, which the legacy layout did not have).
+#: as Parquet, which the legacy layout did not have, and the YAML files of ``fbsim plan``
+#: and ``fbsim sensitivity``: chosen_plan.yaml, levers.yaml, parameters.yaml).
 _STAGING_PATTERNS = (*_LEGACY_PATTERNS, re.compile(r"[a-z0-9_]+\.parquet"), _TEMPORARY,
+                     re.compile(r"[a-z0-9_]+\.yaml"),
                      re.compile(re.escape(STAGING_LOCK)), re.compile(re.escape(JOURNAL)))
 #: Suffix of the folder where a resumable run stages (see the module docstring).
 INCOMPLETE_SUFFIX = ".incomplete"
@@ -182,9 +184,11 @@ def incomplete_problem(folder: Path) -> str | None:
         return None
     done = len({(e.key, e.replication) for e in journal_entries(folder)})
     target = resume_target(folder)
+    how = (manifest or {}).get("resume_with")  # the command that started it, to resume
+    if not isinstance(how, str) or not how.startswith("fbsim "):
+        how = f"fbsim run SCENARIO --resume {target}"
     return (f"{folder} holds a run that did not finish ({replications_done(done)}), not "
-            f"results; continue it with 'fbsim run SCENARIO --resume {target}', which "
-            f"writes the results to {target}")
+            f"results; continuing it writes the results to {target}: {how}")
 
 
 def check_finished(folder: Path) -> None:
