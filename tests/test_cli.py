@@ -51,7 +51,7 @@ def test_run_writes_summary_manifest_tables_and_plots(mini_file, tmp_path):
         assert len(list((out_dir / "tables" / table).glob("rep-*.parquet"))) == 2
     assert not (out_dir / "tables" / "stage_visits").exists()
     assert manifest["tables"] == "standard" and manifest["table_format"] == "parquet"
-    assert "Time to identify a child, median" in out and "95% CI" in out
+    assert "Days at risk in the first year, per child" in out and "95% CI" in out
 
 
 def test_bad_scenario_exit_2_with_location_and_no_traceback(mini_data, tmp_path):

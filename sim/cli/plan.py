@@ -166,17 +166,11 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UserError(str(exc)) from None
     seed = scenario.run.seed if args.seed is None else args.seed
     workers = args.workers or available_cpus()
-    stored = _stored(args)
-    # The confirmation's batches are sized for the first session's workers, so that a
-    # resumed run with other --workers looks at the same replications.
-    batch_workers = stored.get("batch_workers") if isinstance(stored.get("batch_workers"),
-                                                              int) else workers
     settings = PlanSettings(seed=seed, screen_replications=args.screen_reps,
                             max_plans=args.max_plans, shortlist_size=args.shortlist,
                             alpha=1.0 - args.confidence, first_stage=args.first_stage,
                             max_replications=max(args.max_reps, args.first_stage),
-                            cost_tolerance_gbp=args.cost_tolerance, budget_gbp=args.budget,
-                            batch_workers=batch_workers)
+                            cost_tolerance_gbp=args.cost_tolerance, budget_gbp=args.budget)
     resume_settings = plan_resume_settings(scenario, args.levers, targets, settings)
     out_dir = target_folder(args, Path("results") / f"plan-{scenario.name}", err,
                             resume_settings)
@@ -196,20 +190,13 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _stored(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings of the run to resume, or none."""
-    from sim.cli.resumable import stored_settings_for
-
-    return stored_settings_for(args) if args.resume is not None else {}
-
-
 def plan_resume_settings(scenario: Any, levers_file: Path, targets: Any, settings: Any
                          ) -> dict[str, Any]:
     """What a resumed plan run must share with the run it continues (JSON-ready).
 
     Everything that decides which replications run and what is made of them: the
     scenario, the levers file's bytes, the targets and tolerances, and every setting of
-    the search and the confirmation (with the workers its batches are sized for).
+    the search and the confirmation.
     """
     from sim.config import scenario_hash
     from sim.results.provenance import package_version
@@ -223,7 +210,7 @@ def plan_resume_settings(scenario: Any, levers_file: Path, targets: Any, setting
             s.screen_replications, "first_stage": s.first_stage,
             "max_replications": s.max_replications, "max_plans": s.max_plans,
             "shortlist": s.shortlist_size, "budget_gbp": s.budget_gbp,
-            "cost_tolerance_gbp": s.cost_tolerance_gbp, "batch_workers": s.batch_workers,
+            "cost_tolerance_gbp": s.cost_tolerance_gbp,
             "package_version": package_version()}
 
 

@@ -22,7 +22,6 @@ attrition it equals the arithmetic exactly.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 COST_METRIC = "cost_total_gbp"
+
+
+#: Replications added to each shortlisted plan between the confirmation's checks (one per
+#: plan and round, the procedures' own step). A constant, not sized to the workers: the
+#: rounds decide when the sequential checks look, so the chosen plan must not depend on the
+#: machine.
+CONFIRM_BATCH = 1
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,10 @@ class PlanSettings:
     budget_gbp : float or None
         Plans whose screening cost is above it are not shortlisted.
     batch : int or None
-        Replications added per plan between the confirmation's checks; None: enough
-        to keep ``batch_workers`` workers busy.
-    batch_workers : int or None
-        Workers the default batch is sized for; None: the backend's. The batch decides
-        when the sequential checks look, so it decides the outcome: a resumed run keeps
-        the first session's, whatever its own number of workers.
+        Replications added per plan between the confirmation's checks; None:
+        :data:`CONFIRM_BATCH`. The batch decides when the sequential checks look, and so
+        the outcome: it never depends on the number of workers, so that a plan is the
+        same on any machine and backend, and after a resume.
     """
 
     seed: int
@@ -90,7 +94,6 @@ class PlanSettings:
     cost_tolerance_gbp: float | None = None
     budget_gbp: float | None = None
     batch: int | None = None
-    batch_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.screen_replications < 2:
@@ -349,8 +352,7 @@ def find_plan(scenario: Scenario, levers: LeverSet, targets: list[Target], setti
     confirmation = None
     confirmed: dict[Plan, PlanEstimates] = {}
     if picks:
-        workers = settings.batch_workers or evaluator.backend.workers
-        batch = settings.batch or max(1, math.ceil(workers / len(picks)))
+        batch = settings.batch or CONFIRM_BATCH
         confirmation = cheapest_feasible(
             planner.sampler(picks), len(picks), [t.bound() for t in targets], delta,
             settings.alpha, settings.first_stage, batch, settings.max_replications,
