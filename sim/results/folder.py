@@ -95,6 +95,11 @@ INCOMPLETE_SUFFIX = ".incomplete"
 COMPLETE_KEY = "complete"
 
 
+#: How to continue an unfinished run of each resumable command (its scenarios named).
+_RESUME_ARGUMENTS = {"run": "fbsim run SCENARIO", "sweep": "fbsim sweep SCENARIO",
+                     "compare": "fbsim compare BASE OPTION..."}
+
+
 class ResultsFolderError(Exception):
     """fbsim may not write results at this path; the message says why and what to do."""
 
@@ -182,8 +187,12 @@ def incomplete_problem(folder: Path) -> str | None:
         return None
     done = len({(e.key, e.replication) for e in journal_entries(folder)})
     target = resume_target(folder)
+    settings = (manifest or {}).get("resume_settings")
+    command = settings.get("command") if isinstance(settings, dict) else None
+    scenarios = _RESUME_ARGUMENTS.get(command if isinstance(command, str) else "run",
+                                      _RESUME_ARGUMENTS["run"])
     return (f"{folder} holds a run that did not finish ({replications_done(done)}), not "
-            f"results; continue it with 'fbsim run SCENARIO --resume {target}', which "
+            f"results; continue it with '{scenarios} --resume {target}', which "
             f"writes the results to {target}")
 
 
