@@ -178,13 +178,15 @@ def unresolved_lines(auto: AutoReplications) -> list[str]:
     lines = []
     for key, q in auto.quantities.items():
         if q.status == "undefined":
-            lines.append(f"not resolved: {key}: defined in {q.n} replication(s), so it has no "
-                         f"interval (skipped)")
+            lines.append(f"not resolved: {key}: defined in only {q.n} replication(s), so it "
+                         f"has no interval (skipped)")
         elif q.status == "not met":
             near_zero = abs(q.mean) < q.half_width
             why = ("its interval includes zero: a difference near zero cannot reach a relative "
                    "precision; give --precision-floor METRIC=VALUE to accept an absolute "
-                   "half-width" if near_zero else f"needs a half-width of {fmt_number(q.target)}")
+                   "half-width" if near_zero else
+                   f"needs a half-width of {fmt_number(q.target)}, about "
+                   f"{math.ceil(q.n * (q.half_width / q.target) ** 2):,} replications")
             lines.append(f"not resolved: {key}: {fmt_number(q.mean)} +/- "
                          f"{fmt_number(q.half_width)}; {why}")
     return lines
@@ -228,7 +230,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     controlled = precision_metrics(args) if rule is not None else []
     labels = arm_labels([base, *options])
     if rule is not None:
-        rule = replace(rule, absolute={difference_key(label, m): v for label in labels[1:]
+        rule = replace(rule, absolute={difference_key(label, labels[0], m): v for label in labels[1:]
                                        for m, v in floors.items()})
     reps = rule.initial if rule is not None else args.reps or base.run.replications
     if reps < 2:
@@ -302,7 +304,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                                report, checked, finished=finished,
                                                record=record)
                 reps = len(comparison.base.replications)
-            notes = print_differences(comparison, names, out)
+            notes = resolve_notes(comparison.difference_rows(names),
+                                  len(comparison.base.replications))
             if comparison.auto is not None:
                 notes += unresolved_lines(comparison.auto)
             wall = time.perf_counter() - t0
@@ -332,6 +335,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if exc.errno not in ENVIRONMENT_ERRNOS:
             raise
         raise write_failed(exc, out_dir, staged, args.resume_command) from None
+    print_differences(comparison, names, out)  # after the results are in place
     for note in notes:
         print(note, file=out)
     if comparison.auto is not None:

@@ -230,7 +230,7 @@ def compare(base: Scenario | str | Path, options: Scenario | str | Path
     run_seed = chosen.run.seed if seed is None else seed
     if reps == "auto":
         labels = arm_labels([chosen, *others])
-        floors = {difference_key(label, m): float(v) for label in labels[1:]
+        floors = {difference_key(label, labels[0], m): float(v) for label in labels[1:]
                   for m, v in (precision_floors or {}).items()}
         rule = PrecisionRule(precision=precision, initial=initial_reps, max_reps=max_reps,
                              min_batch=DEFAULT_MIN_BATCH, absolute=floors)

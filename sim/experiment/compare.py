@@ -287,9 +287,9 @@ def compare_many(base: Scenario, options: Sequence[Scenario], replications: int,
     return MultiComparison(results[0], results[1:], level=level)
 
 
-def difference_key(label: str, metric: str) -> str:
+def difference_key(option: str, base: str, metric: str) -> str:
     """The replication controller's name of an option's paired difference in a metric."""
-    return f"{label} - base: {metric}"
+    return f"{option} - {base}: {metric}"
 
 
 def paired_values(base: Sequence[ReplicationSummary], option: Sequence[ReplicationSummary],
@@ -340,7 +340,7 @@ def compare_many_auto(base: Scenario, options: Sequence[Scenario], seed: int,
         for got, part in zip(runs, parts, strict=True):
             got.extend(part.replications)
         base_part = parts[0].replications
-        return {difference_key(label, m): paired_values(base_part, part.replications, m)
+        return {difference_key(label, labels[0], m): paired_values(base_part, part.replications, m)
                 for label, part in zip(labels[1:], parts[1:], strict=True) for m in metrics}
 
     auto = run_until_precise(batch, rule, 0, on_check)
