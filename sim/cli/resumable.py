@@ -56,10 +56,10 @@ def command_line(words: Sequence[str], options: Sequence[tuple[str, object]],
 
 
 def stored_settings_for(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings of the run ``--resume`` names (UserError if there is none)."""
-    from sim.cli.run import _resume_settings
+    """The settings of the run ``--resume`` names (UserError if none, or another command's)."""
+    from sim.cli import resuming
 
-    return _resume_settings(args)
+    return resuming.stored_settings_for(args, str(args.command))
 
 
 def target_folder(args: argparse.Namespace, default: Path, err: TextIO,

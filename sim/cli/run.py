@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import shlex
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,7 +14,6 @@ from sim.cli.common import (
     EXIT_OK,
     UserError,
     can_encode,
-    describe_os_error,
     load,
     overload_warnings,
     progress,
@@ -28,6 +25,15 @@ from sim.cli.replication_args import (
     describe_outcome,
     precision_metrics,
     precision_rule,
+)
+from sim.cli.resuming import (
+    add_resume_argument,
+    restore_replications,
+    results_folder,
+    resume_command,
+    resuming_line,
+    stored_settings_for,
+    write_failed,
 )
 
 
@@ -47,11 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="Dask scheduler address, e.g. tcp://host:8786 (implies --backend dask)")
     run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>)")
-    run.add_argument("--resume", type=Path, metavar="DIR",
-                     help="continue the run that was interrupted or killed while writing DIR "
-                          "(the results folder or its DIR.incomplete folder): only the "
-                          "replications it had not finished are run; the scenario and the "
-                          "options that decide the results must be those it started with")
+    add_resume_argument(run, "run")
     run.add_argument("--tables", choices=("standard", "full", "all", "none"),
                      help="per-replication tables: 'standard' (default: cases, devices, "
                           "children, time series), 'full' (also the per-visit event log "
@@ -76,17 +78,11 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sim.results.folder import (
         ResultsFolderError,
         StagedFolder,
-        check_writable,
-        choose_out,
-        incomplete_path,
-        replications_done,
-        resume_target,
     )
     from sim.results.headline import headline, render_text
     from sim.results.journal import Journal
     from sim.results.provenance import host_facts_later, manifest, package_version
     from sim.results.resume import (
-        check_settings,
         recorder,
         remove_unrecorded_tables,
         still_unfinished,
@@ -100,11 +96,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UserError(f"no scenario given and the default {path} is not here; run from the "
                         f"project folder or name a scenario file")
     scenario = load(path)
-    stored = _resume_settings(args) if args.resume is not None else {}
-    if isinstance(stored.get("replications"), dict) and args.reps is None:
-        raise UserError(f"the run in {args.resume} chose its replications with --reps auto; "
-                        f"resume it with the same --reps auto options it started with "
-                        f"({_auto_options(stored['replications'])})")
+    stored = stored_settings_for(args, "run")
+    restore_replications(args, stored)
     rule = precision_rule(args, min_batch=DEFAULT_MIN_BATCH)
     metrics = precision_metrics(args) if rule is not None else []
     reps = (rule.initial if rule is not None
@@ -129,22 +122,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         backend = make_backend(backend_name, workers, args.scheduler)
     except RuntimeError as exc:
         raise UserError(str(exc)) from None
-    default_out = Path("results") / scenario.name
-    try:
-        if args.resume is not None:
-            out_dir: Path = resume_target(args.resume)
-            check_settings(incomplete_path(out_dir), settings)
-            check_writable(out_dir)
-        elif args.out is not None:
-            out_dir = args.out
-            check_writable(out_dir)
-        else:
-            out_dir = choose_out(default_out)
-    except ResultsFolderError as exc:
-        raise UserError(str(exc)) from None
-    if args.resume is None and out_dir != (args.out or default_out):
-        print(f"note: {default_out} holds files fbsim did not write, so results go to "
-              f"{out_dir}", file=err)
+    out_dir = results_folder(args, Path("results") / scenario.name, settings, err)
     for line in overload_warnings(scenario):
         print(line, file=err)
     started = dt.datetime.now(dt.UTC)
@@ -157,8 +135,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     t0 = time.perf_counter()
     # main() reports on it if interrupted, with the command that continues the run.
     args.staged = staged = StagedFolder(out_dir, resumable=True, resume=args.resume is not None)
-    args.resume_command = (f"fbsim run {shlex.quote(str(path))} --resume "
-                           f"{shlex.quote(str(incomplete_path(out_dir)))}")
+    args.resume_command = resume_command(["run", path], out_dir)
     try:
         with staged as staging, Journal(staging) as journal:
             table_dir = staging / "tables" if table_set != "none" else None
@@ -171,11 +148,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     "resume_with": args.resume_command})
             else:
                 remove_unrecorded_tables(staging, finished.values())
-                state = (f"{len(finished)} of {reps} replications were finished, "
-                         f"{reps - len(finished)} to run" if rule is None else
-                         f"{len(finished)} replications were finished; more are added "
-                         f"until the precision is met")
-                print(f"resuming {staging}: {state}", file=out)
+                print(resuming_line(staging, len(finished), reps if rule is None else None,
+                                    "replications"), file=out)
             report = None if args.quiet else progress(err, t0)
             done = {i: e.summary for i, e in finished.items()}
             record = recorder(journal, key, table_dir)
@@ -210,10 +184,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         if exc.errno not in ENVIRONMENT_ERRNOS:
             raise
-        kept = (f"; {replications_done(staged.kept_replications)} kept in {staged.staging}: "
-                f"continue with: {args.resume_command}" if staged.kept else "")
-        raise UserError(f"cannot write results to {out_dir}: {describe_os_error(exc)}; nothing "
-                        f"was written there{kept}") from None
+        raise write_failed(exc, out_dir, staged, args.resume_command) from None
     fancy = can_encode(out, "↓£⁰¹²³⁴⁵⁶⁷⁸⁹")
     metrics_table = summary_dict(result)["metrics"]
     table = headline(metrics_table, reps, arrows=fancy)
@@ -229,31 +200,3 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(f"\nResults in {out_dir}/ (summary.json, manifest.json, tables/, *.png); "
           f"{time.perf_counter() - t0:.1f} s. 'fbsim report {out_dir}' makes a report.", file=out)
     return EXIT_OK
-
-
-def _resume_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings the run to resume (``--resume``) started with; UserError if there is none."""
-    from sim.results.folder import ResultsFolderError, incomplete_path, resume_target
-    from sim.results.resume import stored_settings
-
-    target = resume_target(args.resume)
-    if args.out is not None and os.path.abspath(args.out) != os.path.abspath(target):
-        raise UserError(f"--out {args.out} and --resume {args.resume} name different folders; "
-                        f"a resumed run writes its results where it started (leave out --out)")
-    staging = incomplete_path(target)
-    if not staging.exists():
-        finished = (target / "manifest.json").is_file()
-        raise UserError(f"--resume {args.resume}: there is no unfinished run at {staging}"
-                        + (f"; {target} holds a finished run (run without --resume to replace "
-                           f"it)" if finished else ""))
-    try:
-        return stored_settings(staging)
-    except ResultsFolderError as exc:
-        raise UserError(f"--resume {args.resume}: {exc}") from None
-
-
-def _auto_options(stored: dict[str, Any]) -> str:
-    """The ``--reps auto`` options a run started with, as a command line fragment."""
-    return (f"--reps auto --precision {stored.get('precision')} --max-reps "
-            f"{stored.get('max_reps')} --initial-reps {stored.get('initial')} "
-            f"--precision-metrics {' '.join(stored.get('metrics', []))}")

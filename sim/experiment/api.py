@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,7 @@ from sim.experiment.backends import Backend, available_cpus, make_backend
 if TYPE_CHECKING:
     import pandas as pd
 
+    from sim.experiment.autoreps import AutoReplications
     from sim.experiment.compare import MultiComparison
     from sim.experiment.runner import ExperimentResult
 
@@ -116,6 +117,11 @@ class CompareResult:
     comparison: MultiComparison
 
     @property
+    def auto(self) -> AutoReplications | None:
+        """What replication control did (``reps="auto"``), None for a fixed count."""
+        return self.comparison.auto
+
+    @property
     def base(self) -> RunResult:
         """The base's replications."""
         return RunResult(self.comparison.base)
@@ -178,13 +184,23 @@ def run(scenario: Scenario | str | Path, reps: int | None = None, seed: int | No
 
 
 def compare(base: Scenario | str | Path, options: Scenario | str | Path
-            | Sequence[Scenario | str | Path], reps: int | None = None, seed: int | None = None,
-            backend: str = "serial", workers: int | None = None, scheduler: str | None = None,
-            allow_different_run_settings: bool = False) -> CompareResult:
+            | Sequence[Scenario | str | Path], reps: int | str | None = None,
+            seed: int | None = None, backend: str = "serial", workers: int | None = None,
+            scheduler: str | None = None, allow_different_run_settings: bool = False, *,
+            precision: float = 0.05, max_reps: int = 200, initial_reps: int = 10,
+            precision_metrics: Sequence[str] | None = None,
+            precision_floors: Mapping[str, float] | None = None,
+            on_check: Callable[[AutoReplications], None] | None = None) -> CompareResult:
     """A base and options on common random numbers, as ``fbsim compare`` runs them.
 
     Parameters are those of :func:`run`; ``options`` is one scenario or a list.
-    ``reps`` defaults to the base's; it must be at least 2.
+    ``reps`` defaults to the base's; it must be at least 2. ``reps="auto"`` adds
+    replications until the 95% half-width of every option's paired difference in
+    each of ``precision_metrics`` (default
+    :data:`~sim.experiment.autoreps.DEFAULT_METRICS`) is within ``precision`` of the
+    difference, or ``precision_floors[metric]`` in the metric's unit (for differences
+    near zero), at most ``max_reps``; ``result.auto`` says what it did. The numbers are
+    those of ``fbsim compare --reps auto`` with the same options.
 
     Raises
     ------
@@ -192,7 +208,14 @@ def compare(base: Scenario | str | Path, options: Scenario | str | Path
         When an option differs from the base in start date, horizon or warm-up (unless
         ``allow_different_run_settings``), or with fewer than 2 replications.
     """
-    from sim.experiment.compare import compare_many, run_setting_differences
+    from sim.experiment.autoreps import DEFAULT_METRICS, DEFAULT_MIN_BATCH, PrecisionRule
+    from sim.experiment.compare import (
+        arm_labels,
+        compare_many,
+        compare_many_auto,
+        difference_key,
+        run_setting_differences,
+    )
 
     chosen = _scenario(base)
     listed = ([options] if isinstance(options, Scenario | str | Path) else list(options))
@@ -204,10 +227,22 @@ def compare(base: Scenario | str | Path, options: Scenario | str | Path
         raise ValueError("the scenarios differ in run settings that decide what is measured: "
                          + "; ".join(differ) + " (set them equal, or pass "
                          "allow_different_run_settings=True)")
+    run_seed = chosen.run.seed if seed is None else seed
+    if reps == "auto":
+        labels = arm_labels([chosen, *others])
+        floors = {difference_key(label, labels[0], m): float(v) for label in labels[1:]
+                  for m, v in (precision_floors or {}).items()}
+        rule = PrecisionRule(precision=precision, initial=initial_reps, max_reps=max_reps,
+                             min_batch=DEFAULT_MIN_BATCH, absolute=floors)
+        runner = _backend(backend, workers, initial_reps * (1 + len(others)), scheduler)
+        return CompareResult(compare_many_auto(
+            chosen, others, run_seed, rule, list(precision_metrics or DEFAULT_METRICS),
+            runner, on_check=on_check))
+    if isinstance(reps, str):
+        raise ValueError(f"reps={reps!r}: expected a number of replications or 'auto'")
     n = reps or chosen.run.replications
     if n < 2:
         raise ValueError("compare needs at least 2 replications for confidence intervals")
-    run_seed = chosen.run.seed if seed is None else seed
     jobs = n * (1 + len(others))
     return CompareResult(compare_many(chosen, others, n, run_seed,
                                       _backend(backend, workers, jobs, scheduler)))

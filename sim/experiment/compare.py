@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from sim.config.loader import scenario_hash
 from sim.config.schema import Scenario
 from sim.experiment.backends import Backend, SerialBackend
 from sim.experiment.runner import ExperimentResult, Task, run_experiment, run_task
+
+if TYPE_CHECKING:
+    from sim.experiment.autoreps import AutoReplications, PrecisionRule
 
 
 @dataclass
@@ -103,7 +106,10 @@ def run_arm_task(job: tuple[int, Task]) -> tuple[int, ReplicationSummary]:
 def run_arms(scenarios: Sequence[Scenario], replications: int, seed: int,
              backend: Backend | None = None,
              on_result: Callable[[ReplicationSummary, int, int], None] | None = None,
-             first_replication: int = 0) -> list[ExperimentResult]:
+             first_replication: int = 0,
+             finished: Mapping[str, Mapping[int, ReplicationSummary]] | None = None,
+             record: Callable[[str, ReplicationSummary], None] | None = None
+             ) -> list[ExperimentResult]:
     """Replications of several scenarios on common random numbers, through one backend map.
 
     Tasks are made as workers take them, replication by replication across the arms,
@@ -120,6 +126,12 @@ def run_arms(scenarios: Sequence[Scenario], replications: int, seed: int,
         Where to run (serial by default).
     on_result : callable, optional
         ``on_result(summary, done, total)`` after each replication of any arm.
+    finished : mapping, optional
+        Scenario hash -> replication index -> summary: replications already run (a
+        resumed comparison's journal); they are not run again and join the result.
+    record : callable, optional
+        ``record(scenario_hash, summary)`` as soon as each replication is back (a
+        resumable comparison journals it).
 
     Returns
     -------
@@ -132,18 +144,24 @@ def run_arms(scenarios: Sequence[Scenario], replications: int, seed: int,
     keys = [scenario_hash(s) for s in scenarios]
     unique = list(dict.fromkeys(keys))
     first = {k: scenarios[keys.index(k)] for k in unique}
+    indices = range(first_replication, first_replication + replications)
+    reused = {k: {i: s for i, s in (finished or {}).get(k, {}).items() if i in indices}
+              for k in unique}
     total = replications * len(unique)
-    jobs = ((u, Task(first[k], first_replication + i, seed))
-            for i in range(replications) for u, k in enumerate(unique))
-    got: list[list[ReplicationSummary]] = [[] for _ in unique]
+    jobs = ((u, Task(first[k], i, seed))
+            for i in indices for u, k in enumerate(unique) if i not in reused[k])
+    got: list[list[ReplicationSummary]] = [list(reused[k].values()) for k in unique]
     t0 = time.perf_counter()
-    done = 0
-    with contextlib.closing(backend.map_unordered(run_arm_task, jobs)) as finished:
-        for u, summary in finished:
-            got[u].append(summary)
-            done += 1
-            if on_result is not None:
-                on_result(summary, done, total)
+    done = sum(len(part) for part in got)
+    if done < total:
+        with contextlib.closing(backend.map_unordered(run_arm_task, jobs)) as results:
+            for u, summary in results:
+                if record is not None:
+                    record(unique[u], summary)
+                got[u].append(summary)
+                done += 1
+                if on_result is not None:
+                    on_result(summary, done, total)
     wall = time.perf_counter() - t0
     for part in got:
         part.sort(key=lambda r: r.replication)
@@ -171,12 +189,15 @@ class MultiComparison:
         Names of the base and the options (the scenario names, made unique).
     level : float
         Confidence level of the intervals and of the tests (0.95).
+    auto : AutoReplications or None
+        What replication control did (``--reps auto``), None for a fixed count.
     """
 
     base: ExperimentResult
     options: list[ExperimentResult]
     labels: list[str] = field(default_factory=list)
     level: float = 0.95
+    auto: AutoReplications | None = None
 
     def __post_init__(self) -> None:
         if not self.labels:
@@ -253,10 +274,80 @@ def arm_labels(scenarios: Sequence[Scenario]) -> list[str]:
 def compare_many(base: Scenario, options: Sequence[Scenario], replications: int, seed: int,
                  backend: Backend | None = None,
                  on_result: Callable[[ReplicationSummary, int, int], None] | None = None,
-                 level: float = 0.95) -> MultiComparison:
-    """Run a base and options on common random numbers through one backend map."""
-    results = run_arms([base, *options], replications, seed, backend, on_result)
+                 level: float = 0.95,
+                 finished: Mapping[str, Mapping[int, ReplicationSummary]] | None = None,
+                 record: Callable[[str, ReplicationSummary], None] | None = None
+                 ) -> MultiComparison:
+    """Run a base and options on common random numbers through one backend map.
+
+    ``finished`` and ``record`` are those of :func:`run_arms` (a resumable comparison).
+    """
+    results = run_arms([base, *options], replications, seed, backend, on_result,
+                       finished=finished, record=record)
     return MultiComparison(results[0], results[1:], level=level)
+
+
+def difference_key(option: str, base: str, metric: str) -> str:
+    """The replication controller's name of an option's paired difference in a metric."""
+    return f"{option} - {base}: {metric}"
+
+
+def paired_values(base: Sequence[ReplicationSummary], option: Sequence[ReplicationSummary],
+                  metric: str) -> list[float]:
+    """Per replication, option − base in ``metric`` (NaN where either is undefined)."""
+    return [o.metrics.get(metric, math.nan) - b.metrics.get(metric, math.nan)
+            for b, o in zip(base, option, strict=True)]
+
+
+def compare_many_auto(base: Scenario, options: Sequence[Scenario], seed: int,
+                      rule: PrecisionRule, metrics: Sequence[str],
+                      backend: Backend | None = None,
+                      on_result: Callable[[ReplicationSummary, int, int], None] | None = None,
+                      on_check: Callable[[AutoReplications], None] | None = None,
+                      level: float = 0.95,
+                      finished: Mapping[str, Mapping[int, ReplicationSummary]] | None = None,
+                      record: Callable[[str, ReplicationSummary], None] | None = None
+                      ) -> MultiComparison:
+    """A comparison with replications added until the paired differences are precise.
+
+    The quantities controlled are the per-replication differences option − base of
+    every metric of ``metrics``, for every option (named by :func:`difference_key`);
+    each batch runs replications ``first .. first + count - 1`` of every arm through
+    one backend map (:func:`run_arms`), so the result equals a fixed comparison of
+    the final count. ``rule.absolute`` may give a floor per quantity (for a difference
+    near zero, which a relative precision cannot reach). ``finished`` and ``record``
+    as for :func:`run_arms` (a resumed comparison stops where the uninterrupted one
+    would: the rule sees the same values). ``on_result``'s ``total`` is the count the
+    current batch reaches, over every arm.
+    """
+    from sim.experiment.autoreps import run_until_precise
+
+    arms = [base, *options]
+    labels = arm_labels(arms)
+    runs: list[list[ReplicationSummary]] = [[] for _ in arms]
+    backend = backend or SerialBackend()
+    t0 = time.perf_counter()
+    unique = len({scenario_hash(s) for s in arms})
+
+    def batch(first: int, count: int) -> dict[str, list[float]]:
+        before = len(runs[0]) * unique
+
+        def report(summary: ReplicationSummary, done: int, total: int) -> None:
+            if on_result is not None:
+                on_result(summary, before + done, before + total)
+
+        parts = run_arms(arms, count, seed, backend, report, first, finished, record)
+        for got, part in zip(runs, parts, strict=True):
+            got.extend(part.replications)
+        base_part = parts[0].replications
+        return {difference_key(label, labels[0], m): paired_values(base_part, part.replications, m)
+                for label, part in zip(labels[1:], parts[1:], strict=True) for m in metrics}
+
+    auto = run_until_precise(batch, rule, 0, on_check)
+    wall = time.perf_counter() - t0
+    results = [ExperimentResult(s, seed, got, wall, backend.name, backend.workers)
+               for s, got in zip(arms, runs, strict=True)]
+    return MultiComparison(results[0], results[1:], labels, level, auto)
 
 
 def compare(base: Scenario, option: Scenario, replications: int, seed: int,

@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sim.analysis.metrics import METRICS
+import numpy as np
+
+from sim.analysis.metrics import METRICS, ReplicationSummary
 from sim.analysis.stats import Estimate, mean_ci, t_quantile
 from sim.config.schema import Scenario
 from sim.experiment.backends import Backend, SerialBackend
@@ -175,41 +177,74 @@ class SweepResult:
         return pd.DataFrame(rows)
 
 
-def sweep_tasks(scenarios: Sequence[Scenario], first: int, count: int, seed: int
+def sweep_tasks(scenarios: Sequence[Scenario], first: int, count: int, seed: int,
+                skip: Mapping[int, Mapping[int, object]] | None = None
                 ) -> Iterator[PointTask]:
-    """Tasks replication by replication, every point in turn (made as workers take them)."""
+    """Tasks replication by replication, every point in turn (made as workers take them).
+
+    ``skip`` (point -> replication -> anything) names the tasks not to make.
+    """
+    skip = skip or {}
     for r in range(first, first + count):
         for i, scenario in enumerate(scenarios):
-            yield PointTask(i, Task(scenario, r, seed))
+            if r not in skip.get(i, {}):
+                yield PointTask(i, Task(scenario, r, seed))
 
 
 def run_points(scenarios: Sequence[Scenario], first: int, count: int, seed: int,
                backend: Backend,
-               on_result: Callable[[PointReplication, int, int], None] | None = None
+               on_result: Callable[[PointReplication, int, int], None] | None = None,
+               finished: Mapping[int, Mapping[int, PointReplication]] | None = None,
+               record: Callable[[PointReplication], None] | None = None
                ) -> list[list[PointReplication]]:
     """Replications ``first .. first + count - 1`` of every scenario, in one map.
 
-    Returns, per scenario, its replications ordered by index.
+    ``finished`` (point -> replication -> result: a resumed sweep's journal) are not
+    run again but join the result; ``record(rep)`` is called as soon as each new one
+    is back (a resumable sweep journals it). Returns, per scenario, its replications
+    ordered by index.
     """
     total = len(scenarios) * count
-    runs: list[list[PointReplication]] = [[] for _ in scenarios]
-    done = 0
-    with contextlib.closing(backend.map_unordered(
-            run_point_task, sweep_tasks(scenarios, first, count, seed))) as finished:
-        for rep in finished:
-            runs[rep.point].append(rep)
-            done += 1
-            if on_result is not None:
-                on_result(rep, done, total)
+    wanted = range(first, first + count)
+    reused = {i: {r: rep for r, rep in (finished or {}).get(i, {}).items() if r in wanted}
+              for i in range(len(scenarios))}
+    runs: list[list[PointReplication]] = [list(reused[i].values()) for i in range(len(scenarios))]
+    done = sum(len(reps) for reps in runs)
+    if done < total:
+        with contextlib.closing(backend.map_unordered(
+                run_point_task, sweep_tasks(scenarios, first, count, seed, reused))) as results:
+            for rep in results:
+                if record is not None:
+                    record(rep)
+                runs[rep.point].append(rep)
+                done += 1
+                if on_result is not None:
+                    on_result(rep, done, total)
     for reps in runs:
         reps.sort(key=lambda r: r.replication)
     return runs
 
 
+def as_summary(rep: PointReplication) -> ReplicationSummary:
+    """A point's replication as a (curve-less) summary, for the journal of a resumable sweep."""
+    empty = np.empty(0)
+    return ReplicationSummary(rep.replication, dict(rep.metrics), empty, empty, {}, {},
+                              rep.events, rep.seconds)
+
+
+def from_summary(point: int, summary: ReplicationSummary) -> PointReplication:
+    """The replication :func:`as_summary` journaled, equal to it bit for bit."""
+    return PointReplication(point, summary.replication,
+                            {k: float(v) for k, v in summary.metrics.items()},
+                            summary.events, summary.seconds)
+
+
 def run_sweep(base: Scenario, points: Sequence[Mapping[str, Value]], replications: int,
               seed: int, backend: Backend | None = None, first_replication: int = 0,
               on_result: Callable[[PointReplication, int, int], None] | None = None,
-              scenarios: Sequence[Scenario] | None = None) -> SweepResult:
+              scenarios: Sequence[Scenario] | None = None,
+              finished: Mapping[int, Mapping[int, PointReplication]] | None = None,
+              record: Callable[[PointReplication], None] | None = None) -> SweepResult:
     """Run every point with the same seed and replication indices.
 
     Parameters
@@ -232,6 +267,8 @@ def run_sweep(base: Scenario, points: Sequence[Mapping[str, Value]], replication
     scenarios : sequence of Scenario, optional
         The points' scenarios, if already built by
         :func:`~sim.experiment.design.point_scenarios`.
+    finished, record
+        As :func:`run_points` (a resumable sweep).
     """
     if replications < 1:
         raise ValueError("replications must be >= 1")
@@ -241,7 +278,8 @@ def run_sweep(base: Scenario, points: Sequence[Mapping[str, Value]], replication
         scenarios = point_scenarios(base, points)
     backend = backend or SerialBackend()
     t0 = time.perf_counter()
-    runs = run_points(scenarios, first_replication, replications, seed, backend, on_result)
+    runs = run_points(scenarios, first_replication, replications, seed, backend, on_result,
+                      finished, record)
     return SweepResult(base, [dict(p) for p in points], seed, runs, time.perf_counter() - t0,
                        backend.name, backend.workers)
 
@@ -256,7 +294,9 @@ def run_sweep_auto(base: Scenario, points: Sequence[Mapping[str, Value]], seed: 
                    first_replication: int = 0,
                    on_result: Callable[[PointReplication, int, int], None] | None = None,
                    on_check: Callable[[AutoReplications], None] | None = None,
-                   scenarios: Sequence[Scenario] | None = None) -> SweepResult:
+                   scenarios: Sequence[Scenario] | None = None,
+                   finished: Mapping[int, Mapping[int, PointReplication]] | None = None,
+                   record: Callable[[PointReplication], None] | None = None) -> SweepResult:
     """A sweep with replications added until every point's ``metrics`` are precise.
 
     Parameters
@@ -266,7 +306,8 @@ def run_sweep_auto(base: Scenario, points: Sequence[Mapping[str, Value]], seed: 
         (those undefined at a point are skipped there).
 
     Other parameters are those of :func:`run_sweep`; ``on_result`` gets ``done`` and
-    ``total`` of the current batch.
+    ``total`` of the current batch. A resumed sweep (``finished``) stops where the
+    uninterrupted one would: the rule sees the same values.
     """
     from sim.experiment.autoreps import run_until_precise
 
@@ -278,7 +319,7 @@ def run_sweep_auto(base: Scenario, points: Sequence[Mapping[str, Value]], seed: 
     t0 = time.perf_counter()
 
     def batch(first: int, count: int) -> dict[str, list[float]]:
-        new = run_points(built, first, count, seed, backend, on_result)
+        new = run_points(built, first, count, seed, backend, on_result, finished, record)
         out: dict[str, list[float]] = {}
         for i, reps in enumerate(new):
             runs[i].extend(reps)

@@ -4,8 +4,10 @@ Written into a staging folder by :class:`sim.results.folder.StagedFolder` (the c
 opens it), so the rules of :mod:`sim.results.folder` hold. Files:
 
 - ``summary.json``: the settings, how p-values were adjusted, every arm's metrics
-  (mean and 95% CI, as ``fbsim run``'s summary), the paired differences and the notes
-  printed (replications too few to resolve a difference, run settings that differ);
+  (mean and 95% CI, as ``fbsim run``'s summary), the paired differences, the notes
+  printed (replications too few to resolve a difference, run settings that differ,
+  differences ``--reps auto`` could not resolve) and what replication control did
+  (``replication_control``, None for a fixed count);
 - ``manifest.json``: provenance of the comparison and of every arm's scenario
   (:func:`sim.results.provenance.manifest`);
 - ``differences.csv``: one row per (option, metric), the columns of
@@ -149,6 +151,8 @@ def compare_summary(comparison: MultiComparison, shown: Sequence[str], notes: Se
             "multiple_comparisons_note": holm_note(len(comparison.options)),
             "metrics_shown": list(shown), "notes": list(notes),
             "run_setting_differences": list(setting_differences),
+            "replication_control": (None if comparison.auto is None
+                                    else comparison.auto.to_dict()),
             "differences": differences, "arms": arms}
 
 

@@ -97,6 +97,11 @@ INCOMPLETE_SUFFIX = ".incomplete"
 COMPLETE_KEY = "complete"
 
 
+#: How to continue an unfinished run of each resumable command (its scenarios named).
+_RESUME_ARGUMENTS = {"run": "fbsim run SCENARIO", "sweep": "fbsim sweep SCENARIO",
+                     "compare": "fbsim compare BASE OPTION..."}
+
+
 class ResultsFolderError(Exception):
     """fbsim may not write results at this path; the message says why and what to do."""
 
@@ -184,11 +189,15 @@ def incomplete_problem(folder: Path) -> str | None:
         return None
     done = len({(e.key, e.replication) for e in journal_entries(folder)})
     target = resume_target(folder)
-    how = (manifest or {}).get("resume_with")  # the command that started it, to resume
+    how = (manifest or {}).get("resume_with")  # the exact command that continues it
     if not isinstance(how, str) or not how.startswith("fbsim "):
-        how = f"fbsim run SCENARIO --resume {target}"
+        settings = (manifest or {}).get("resume_settings")
+        command = settings.get("command") if isinstance(settings, dict) else None
+        scenarios = _RESUME_ARGUMENTS.get(command if isinstance(command, str) else "run",
+                                          _RESUME_ARGUMENTS["run"])
+        how = f"{scenarios} --resume {target}"
     return (f"{folder} holds a run that did not finish ({replications_done(done)}), not "
-            f"results; continuing it writes the results to {target}: {how}")
+            f"results; continue it with '{how}', which writes the results to {target}")
 
 
 def check_finished(folder: Path) -> None:
