@@ -19,7 +19,7 @@ from sim.cli.common import (
     non_negative_int,
     positive_int,
 )
-from sim.cli.resumable import (
+from sim.cli.decision_resume import (
     add_resume_option,
     command_line,
     file_sha256,

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sim.cli.common import EXIT_OK, UserError, fmt_number, int_at_least, load, positive_int
-from sim.cli.plan import add_run_options, chosen_backend
-from sim.cli.resumable import (
+from sim.cli.decision_resume import (
     add_resume_option,
     command_line,
     file_sha256,
@@ -19,6 +18,7 @@ from sim.cli.resumable import (
     run_resumable,
     target_folder,
 )
+from sim.cli.plan import add_run_options, chosen_backend
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

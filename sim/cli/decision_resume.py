@@ -1,5 +1,8 @@
 """What ``fbsim plan`` and ``fbsim sensitivity`` share to be resumable.
 
+(:mod:`sim.cli.resuming` does the same for ``run``, ``compare`` and ``sweep``, which also
+restore the options a resumed command leaves out; these two check them instead.)
+
 Both stage in ``NAME.incomplete`` (:class:`~sim.results.folder.StagedFolder` with
 ``resumable=True``), journal every replication as it finishes
 (:mod:`sim.decision.journal_store`) and, with ``--resume DIR``, check that the command
