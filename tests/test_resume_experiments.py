@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -268,10 +269,10 @@ def test_resume_with_other_settings_is_refused_and_leaves_the_run_alone(short, t
                            str(tmp_path / "elsewhere"))
     assert code == 2 and "name different folders" in err, err
     assert {p: _tree(incomplete_path(p)) for p in (cmp_out, sw_out)} == before
-    # What a reader says names the command that continues it.
-    for out, words in ((cmp_out, "fbsim compare BASE OPTION... --resume"),
-                       (sw_out, "fbsim sweep SCENARIO --resume")):
-        with pytest.raises(IncompleteRunError, match=words.replace(".", r"\.")):
+    # What a reader says is the command that continues it, as the run recorded it.
+    for out, words in ((cmp_out, f"'fbsim compare {base} {more} --resume "),
+                       (sw_out, f"'fbsim sweep {base} --resume ")):
+        with pytest.raises(IncompleteRunError, match=re.escape(words)):
             read_run_table(incomplete_path(out), "summary")
 
 
