@@ -117,3 +117,26 @@ def test_fbsim_sensitivity_bad_file_exit_2(short, tmp_path):
                 out=out, err=err)
     assert code == 2 and "file not found" in err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+@pytest.mark.dask
+def test_sensitivity_is_the_same_serial_on_processes_and_on_dask(short, tmp_path):
+    """Issue 14: the indices, samples and lever effects do not depend on the backend."""
+    pytest.importorskip("distributed")
+    from sim.decision.evaluate import Evaluator, backend_for_session
+    from sim.experiment.backends import ProcessBackend
+
+    scenario = load_scenario(short)
+    spec = load_uncertain(write(tmp_path, PARAMS), scenario, METRICS)
+    settings = SensitivitySettings(seed=3, method="morris", samples=2, replications=1)
+    serial = run_sensitivity(scenario, spec, settings)
+    runs = [run_sensitivity(scenario, spec, settings, Evaluator(ProcessBackend(2), seed=3))]
+    with backend_for_session("dask", 2) as backend:
+        runs.append(run_sensitivity(scenario, spec, settings, Evaluator(backend, seed=3)))
+    for other in runs:
+        assert other.samples_frame().equals(serial.samples_frame())
+        assert other.lever_effects_frame().equals(serial.lever_effects_frame())
+        for name, table in serial.indices.items():
+            for key, values in table.items():
+                assert np.array_equal(np.asarray(other.indices[name][key]), np.asarray(values),
+                                      equal_nan=True), (name, key)
