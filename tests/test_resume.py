@@ -278,6 +278,26 @@ def test_files_fbsim_did_not_write_stop_a_resume_and_are_never_deleted(unfinishe
     assert len(journal_entries(incomplete_path(out))) == 2
 
 
+@pytest.mark.parametrize("user_file", ["chapter1.tex", "summary.json"])
+def test_a_users_folder_named_like_an_unfinished_run_is_refused_untouched(
+        mini_data, tmp_path, user_file):
+    """A folder ``NAME.incomplete`` fbsim did not make gets no lock file and loses nothing,
+    even when its files have names of fbsim's layout."""
+    mini_data["run"]["horizon_days"] = 60
+    scenario = tmp_path / "mini.yaml"
+    scenario.write_text(yaml.safe_dump(mini_data, sort_keys=False))
+    out = tmp_path / "thesis"
+    theirs = incomplete_path(out)
+    theirs.mkdir()
+    (theirs / user_file).write_text("mine")
+    for more in (("--out", str(out)), ("--resume", str(out))):
+        code, _, err = run_cli("run", str(scenario), "--reps", "2", *more, "--quiet",
+                               "--no-plots")
+        assert code == 2 and "Traceback" not in err, err
+    assert sorted(p.name for p in theirs.iterdir()) == [user_file]
+    assert (theirs / user_file).read_text() == "mine" and not out.exists()
+
+
 def test_stale_staging_cleanup_never_removes_resumable_work(unfinished, tmp_path):
     from sim.results.folder import STAGING_LOCK, remove_stale_staging
 

@@ -512,6 +512,9 @@ class StagedFolder:
             staging.mkdir()
             self._lock_fd = _lock(staging / STAGING_LOCK, create=True)
             return staging
+        # Read-only checks first: a folder that is not fbsim's is refused untouched (taking
+        # the lock would write a file into it).
+        self._refuse_foreign(staging)
         try:
             self._lock_fd = _lock(staging / STAGING_LOCK, create=True, exclusive=False,
                                   strict=True)
@@ -536,6 +539,24 @@ class StagedFolder:
             self._unlock_quietly()
             raise
         return staging
+
+    @staticmethod
+    def _refuse_foreign(staging: Path) -> None:
+        """Refuse ``NAME.incomplete`` if it holds files fbsim did not write there.
+
+        Anything outside fbsim's staging layout is foreign; so is layout-named content
+        without the unfinished run's manifest (a folder fbsim never made), apart from a
+        lone lock left by a run killed before it wrote its manifest.
+        """
+        foreign = _layout_problems(staging)
+        files, _ = _relative_files(staging)
+        manifest = _read_manifest(staging)
+        ours = manifest is not None and manifest.get(WRITTEN_BY_KEY) == WRITTEN_BY
+        if not foreign and not ours:
+            foreign = [f for f in files if f != STAGING_LOCK]
+        if foreign:
+            raise ResultsFolderError(f"{staging} holds files fbsim did not write "
+                                     f"({_describe(foreign)}); move them out first")
 
     def _unlock(self) -> None:
         assert self.staging is not None
