@@ -133,6 +133,9 @@ def test_compare_reports_child_days_saved_per_million(mini_data, mini_file, tmp_
     assert code == 0, err
     assert "child-days at risk saved per £1m" in out
     assert "cost_total_gbp" in out
+    # By default the children are shown by route, not pooled.
+    assert "days_at_risk_first_year_examination_mean" in out
+    assert "time_to_identify_median_days" not in out
 
 
 @pytest.mark.parametrize("content", [b"", b"- 1\n- 2\n", b"\xff\xfe\x00junk", b"name: [unclosed\n",

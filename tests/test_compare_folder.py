@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,8 @@ from sim.cli import main
 from sim.cli.compare import resolve_notes
 
 from .test_cli import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # --- Holm, p-values, replications to resolve: known answers ----------------------------
 
@@ -224,3 +227,18 @@ def test_compare_default_folder_is_named_after_the_arms(compared, monkeypatch):
                  "--no-plots", "--quiet", "--metrics", "backlog_devices_end"])
     assert code == 0
     assert (tmp / "results" / "mini-vs-more" / "differences.csv").is_file()
+
+
+def test_compare_of_scenarios_without_children_writes_its_folder(tmp_path):
+    """The teaching queues have no children: no identification plot, no crash."""
+    base = tmp_path / "mm1.yaml"
+    base.write_text(f"extends: {ROOT / 'scenarios/teaching/mm1.yaml'}\nname: mm1-short\n"
+                    "run: {horizon_days: 300, warmup_days: 50}\n")
+    option = tmp_path / "mm1-two.yaml"
+    option.write_text(f"extends: {base}\nname: mm1-two\nstaff: {{examiners: {{headcount: 2}}}}\n")
+    code, _, err = run_cli("compare", str(base), str(option), "--reps", "3", "--workers", "1",
+                             "--out", str(tmp_path / "res"))
+    assert code == 0, err
+    files = {p.name for p in (tmp_path / "res").iterdir()}
+    assert {"differences.png", "backlog_devices.png", "differences.csv"} <= files
+    assert "time_to_identification.png" not in files

@@ -89,10 +89,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     comp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-HEADLINE = ("time_to_identify_median_days", "time_to_identify_p90_days",
-            "identified_within_30d_share", "time_to_safeguard_median_days", "child_days_at_risk",
-            "child_days_at_risk_contact",
-            "lab_wait_median_days", "backlog_devices_end", "cost_total_gbp")
+#: The metrics shown without ``--metrics``: the children by route (as the printed summary
+#: of ``fbsim run``; the pooled time to identify is left out because it hides the children
+#: found only on devices), the lab and upload, cost. The folder has every metric.
+HEADLINE = ("days_at_risk_first_year_contact_mean", "identified_contact_within_90d_share",
+            "days_at_risk_first_year_examination_mean",
+            "identified_examination_within_365d_share", "identified_depicted_within_365d_share",
+            "children_not_identified_end", "time_to_safeguard_median_days",
+            "child_days_at_risk", "lab_wait_median_days", "lab_wait_p90_days",
+            "upload_wait_p90_days", "backlog_devices_end", "cost_total_gbp")
 
 
 def default_folder_name(labels: list[str]) -> str:

@@ -372,10 +372,11 @@ def identification_compare(curves: dict[str, pd.DataFrame], route: str = ALL_ROU
     return fig
 
 
-def identification_compare_by_route(curves: dict[str, pd.DataFrame]) -> Figure:
+def identification_compare_by_route(curves: dict[str, pd.DataFrame]) -> Figure | None:
     """:func:`identification_compare` for all children and each route, one panel each.
 
-    Routes where no scenario has a child (all NaN) are left out.
+    Routes where no scenario has a child (all NaN) are left out; None when no route has
+    one (a scenario without children, such as the teaching queues).
     """
     first = next(iter(curves.values()))
     routes = list(dict.fromkeys(first["route"])) if "route" in first else [ALL_ROUTES]
@@ -383,6 +384,8 @@ def identification_compare_by_route(curves: dict[str, pd.DataFrame]) -> Figure:
     routes = [r for r in routes if any(
         c[c["route"] == r]["identified_share_mean"].notna().any() if "route" in c
         else r == ALL_ROUTES for c in curves.values())]
+    if not routes:
+        return None
     cols = min(3, len(routes))
     rows = math.ceil(len(routes) / cols)
     fig = new_figure(4.4 * cols, 3.2 * rows + 0.9)
