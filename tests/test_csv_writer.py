@@ -143,3 +143,21 @@ def test_a_long_runs_day_columns_read_back_exactly(mini_data, tmp_path, fmt):
     waits = visits["start_day"] - visits["arrive_day"]
     back = read_table(out, "stage_visits")
     assert np.array_equal(back["start_day"] - back["arrive_day"], waits, equal_nan=True)
+
+
+@pytest.mark.parametrize("cells", [
+    ["lab", "kiosk", "lab", None, float("nan"), "lab", "é ü"],  # text, missing, non-ASCII
+    [True, 1, 1.0, "1", None],   # equal as dictionary keys, different as text
+    [],
+    ["only"] * 5,
+])
+def test_parquet_text_columns_read_back_cell_for_cell(cells, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    column = np.asarray(cells, dtype=object)
+    path = tmp_path / "t.parquet"
+    with path.open("wb") as f:
+        tables.columns_parquet_writer({"text": column})(f)
+    back = pq.read_table(path).column("text").to_pylist()
+    expected = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                for v in cells]
+    assert back == expected

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -106,22 +107,27 @@ class ShiftCalendar:
             return t
         need = shift_hours / 24.0
         per_week = self.shift_days_per_week
-        weeks = math.floor(need / per_week)
-        if weeks and need - weeks * per_week <= _EPS_DAYS:
-            weeks -= 1  # finish inside the last window, not at the start of the next
-        need -= weeks * per_week
-        week = math.floor(t / DAYS_PER_WEEK)
-        base = (week + weeks) * DAYS_PER_WEEK
-        r = t - week * DAYS_PER_WEEK
+        week = math.floor(t / 7.0)  # DAYS_PER_WEEK, as a constant (this is the hot path)
+        if need < per_week:  # under a week of shift: no whole weeks to skip (most jobs)
+            base = week * 7.0
+        else:
+            weeks = math.floor(need / per_week)
+            if need - weeks * per_week <= _EPS_DAYS:
+                weeks -= 1  # finish inside the last window, not at the start of the next
+            need -= weeks * per_week
+            base = (week + weeks) * 7.0
+        r = t - week * 7.0
         starts, ends = self._starts, self._ends
-        i = bisect.bisect_right(ends, r)
+        i = bisect_right(ends, r)
         while True:
             s = starts[i]
             if s > r:
                 r = s
-            room = ends[i] - r
-            if need <= room + _EPS_DAYS:  # rounding must not carry a job to the next shift
-                return base + min(r + need, ends[i])
+            end = ends[i]
+            room = end - r
+            if need <= room + 1e-9:  # _EPS_DAYS: rounding must not carry a job to the next shift
+                done = r + need
+                return base + (done if done <= end else end)  # min(done, end)
             # The windows from r to r + 7 hold a week's shift time, at least what is
             # left, and the extended list runs to the end of the week after next.
             need -= room

@@ -96,6 +96,79 @@ def _no_work(_item: Any) -> float:
     return 0.0
 
 
+#: A stage's work samplers: the common one and one per device type (None: none).
+WorkParts = tuple[Callable[[Any], float] | None, list[Callable[[Any], float]] | None]
+
+
+def _compose(parts: WorkParts) -> Callable[[Any], float]:
+    """``work(item)``: the common time plus the item's device type's time."""
+    base, typed = parts
+    if typed is None:
+        return base if base is not None else _no_work
+    if base is None:
+        return lambda d: typed[d.device_type](d)
+    return lambda d: base(d) + typed[d.device_type](d)
+
+
+def _or_job_hours(work: Callable[[Any], float]) -> Callable[[Any], float]:
+    """``work``, except for a :class:`Job` of other work, which brings its own hours."""
+    return lambda item: item.work_hours if item.__class__ is Job else work(item)
+
+
+def _lab_work(parts: WorkParts, hours_per_tb: float, jobs: bool) -> Callable[[Any], float]:
+    """Examiner hours of a lab job: the sampled time, plus per TB; a Job's own hours.
+
+    The lab of the shipped scenarios (times by device type only, per-TB hours, other
+    work) gets one function that does it all, with the same values in the same order
+    as the general composition below (tested): it runs at every lab start.
+    """
+    base, typed = parts
+    if jobs and hours_per_tb and base is None and typed is not None:
+        def lab(item: Any) -> float:
+            if item.__class__ is Job:
+                return item.work_hours
+            return typed[item.device_type](item) + item.data_tb * hours_per_tb
+
+        return lab
+    composed = _compose(parts)
+    work: Callable[[Any], float] = ((lambda d: composed(d) + d.data_tb * hours_per_tb)
+                                    if hours_per_tb else composed)
+    return _or_job_hours(work) if jobs else work
+
+
+def _grading_work(parts: WorkParts, hours_per_image: float, recount: bool,
+                  unknown: Callable[[Any], float], env: Engine,
+                  growth: tuple[float, float, float] | None) -> Callable[[Any], float]:
+    """Grader hours of a device: the sampled time, plus per image not matched by hash.
+
+    ``recount``: the hash-matched share may have changed since the device was seized,
+    so its unknown images are counted again now, by ``unknown(device)``. ``growth``,
+    (level at day 0, growth per year, cap), lets the common case (a fixed common time,
+    no time by device type, a growing hash set) do that count in the same function,
+    with the same arithmetic as :meth:`sim.config.schema.CaseAttributes.known_share_at`
+    and :meth:`Pipeline._unknown_images` (tested): it runs at every grading start.
+    """
+    base = _compose(parts)
+    if not recount:  # the count made with the device is the one now
+        return ((lambda d: base(d) + d.unknown_images * hours_per_image) if hours_per_image
+                else base)
+    if not hours_per_image:
+        return lambda d: base(d) + 0.0 * unknown(d)
+    if growth is None or parts[1] is not None:
+        return lambda d: base(d) + unknown(d) * hours_per_image
+    level, per_year, cap = growth
+
+    def grading(d: Any) -> float:
+        hours = base(d)
+        day = env._now
+        grown = level + per_year * (day if day >= 0.0 else 0.0) / 365.25
+        known = (grown if grown < cap else cap) if grown > level else level
+        d.unknown_images = n = round(d.images * (1.0 - known))
+        return hours + n * hours_per_image
+
+    return grading
+
+
 def _key_fn(stage: Stage, targets: tuple[float, ...]) -> KeyFn:
     """The queue key of a stage: discipline, own targets and precedence."""
     offset = stage.precedence * PRECEDENCE_STEP
@@ -209,12 +282,14 @@ class Pipeline:
                                              pass_tier=True)
         self.upload_base_work = self._work("database_upload", st.database_upload)
         self.database_upload = station("database_upload", self._uploaded, self.upload_base_work)
-        self.grading_base_work = self._work("image_grading", st.image_grading)
+        self.grading_parts = self._parts("image_grading", st.image_grading)
+        self.grading_base_work = _compose(self.grading_parts)
         self.grading_hours_per_image = (0.0 if st.image_grading.images_per_hour is None
                                         else 1.0 / st.image_grading.images_per_hour)
         self.image_grading = station("image_grading", self._graded, self.grading_base_work,
                                      pass_tier=True)
-        self.lab_base_work = self._work("lab_examination", st.lab_examination)
+        self.lab_parts = self._parts("lab_examination", st.lab_examination)
+        self.lab_base_work = _compose(self.lab_parts)
         self.lab_hours_per_tb = st.lab_examination.hours_per_tb
         self.lab_examination = station("lab_examination", self._examined, self.lab_base_work,
                                        pass_tier=True)
@@ -266,37 +341,44 @@ class Pipeline:
             groups.setdefault(id(cal), (cal, []))[1].append(name)
         return list(groups.values())
 
-    def _service_work(self, stream: str, service: Any, by_type: dict[str, Any] | None
-                      ) -> Callable[[Any], float]:
+    def _service_parts(self, stream: str, service: Any, by_type: dict[str, Any] | None
+                       ) -> WorkParts:
+        """The common and the per-device-type samplers of a stage's work (see :func:`_compose`)."""
         rng_base = self.streams.get(stream, 0)
         base = item_sampler(service, rng_base) if service is not None else None
         if by_type is None:
-            return base if base is not None else _no_work
+            return base, None
         # Typed times add to the common ``service`` time; a type without its own time
         # gets the common time alone (the schema refuses a type with neither).
         typed = [item_sampler(by_type[t], self.streams.get(stream, i + 1)) if t in by_type
                  else _no_work for i, t in enumerate(self.device_type_names)]
-        if base is None:
-            return lambda d: typed[d.device_type](d)
-        return lambda d: base(d) + typed[d.device_type](d)
+        return base, typed
+
+    def _service_work(self, stream: str, service: Any, by_type: dict[str, Any] | None
+                      ) -> Callable[[Any], float]:
+        return _compose(self._service_parts(stream, service, by_type))
 
     def _work(self, name: str, cfg: Stage) -> Callable[[Any], float]:
         return self._service_work(f"service.{name}", cfg.service, cfg.service_by_device_type)
 
+    def _parts(self, name: str, cfg: Stage) -> WorkParts:
+        return self._service_parts(f"service.{name}", cfg.service, cfg.service_by_device_type)
+
     def _set_work_functions(self) -> None:
-        """(Re)build the lab, grading and upload work from the current settings."""
-        base_lab, per_tb = self.lab_base_work, self.lab_hours_per_tb
-        lab: Callable[[Any], float] = ((lambda d: base_lab(d) + d.data_tb * per_tb) if per_tb
-                                       else base_lab)
-        base_grade, per_image = self.grading_base_work, self.grading_hours_per_image
-        unknown = self._unknown_images
-        grading: Callable[[Any], float]
-        if not self.known_changes:  # the count made with the device is the one now
-            grading = ((lambda d: base_grade(d) + d.unknown_images * per_image) if per_image
-                       else base_grade)
-        else:
-            grading = ((lambda d: base_grade(d) + unknown(d) * per_image) if per_image
-                       else (lambda d: base_grade(d) + 0.0 * unknown(d)))
+        """(Re)build the lab, grading and upload work from the current settings.
+
+        Each is one function per call where the scenario allows (:func:`_lab_work`,
+        :func:`_grading_work`): the work of a service is asked for at every start.
+        """
+        cases = self.scenario.cases
+        self.lab_examination.work = _lab_work(
+            self.lab_parts, self.lab_hours_per_tb,
+            self.scenario.stages.lab_examination.other_work is not None)
+        self.image_grading.work = _grading_work(
+            self.grading_parts, self.grading_hours_per_image, self.known_changes,
+            self._unknown_images, self.env,
+            (self.known_level, cases.known_image_share_growth_per_year,
+             max(self.known_level, cases.known_image_share_max)) if self.known_grows else None)
         up = self.scenario.stages.database_upload
         base_up = self.upload_base_work
         votes_per_image = (0.0 if up.images_per_hour is None else
@@ -304,14 +386,12 @@ class Pipeline:
                            / up.images_per_hour)
         upload: Callable[[Any], float] = ((lambda d: base_up(d) + d.unknown_images * votes_per_image)
                                           if votes_per_image else base_up)
-        self.lab_examination.work = self._with_jobs("lab_examination", lab)
-        self.image_grading.work = grading
         self.database_upload.work = upload
 
     def _with_jobs(self, stage: str, work: Callable[[Any], float]) -> Callable[[Any], float]:
         if getattr(self.scenario.stages, stage).other_work is None:
             return work
-        return lambda item: item.work_hours if item.__class__ is Job else work(item)
+        return _or_job_hours(work)
 
     def _unknown_images(self, device: Device) -> float:
         """Images of ``device`` not matched by hash, at the hash set's size now."""

@@ -208,13 +208,13 @@ class Pool:
             station = stations[0]
             queue = station.queue
             while queue:
+                if not any(free):  # one C call instead of a Python loop over idle tiers
+                    return
                 tier = 0  # the fastest tier with a free member
                 for n_free in free:
                     if n_free:
                         break
                     tier += 1
-                else:
-                    return
                 now = self.env._now
                 station._account(now)
                 entry = _heappop(queue)
@@ -225,13 +225,13 @@ class Pool:
                 station.start(entry[4], entry[3], tier, entry[5])
             return
         while True:
+            if not any(free):  # one C call instead of a Python loop over idle tiers
+                return
             tier = 0  # the fastest tier with a free member
             for n_free in free:
                 if n_free:
                     break
                 tier += 1
-            else:
-                return
             best = None
             for candidate in stations:  # the most urgent head of queue
                 queue = candidate.queue
@@ -307,6 +307,8 @@ class Station:
         # only reads it (and then sets the event's own attribute to None).
         self._callbacks: list[Callable[[Any], None]] = [self._finish]
         self._log = self.log.data  # packed rows of LOG_DTYPE, added by start()
+        #: A completion event that has happened, kept for start() to reuse (None: none).
+        self._spare: Call | None = None
         self._push = env.push_entry
         self._next_id = env.next_event_id
         if pool is not None:
@@ -367,7 +369,8 @@ class Station:
         k1, k2 = self.key(item, since)
         self._seq += 1
         _heappush(queue, (k1, k2, self._seq, since, item, item.case.priority))
-        pool.dispatch()
+        if any(pool.free):  # else dispatch() would start nothing: no member is free
+            pool.dispatch()
 
     def _expedited(self, item: Any) -> bool:
         levels = self.expedite
@@ -428,12 +431,16 @@ class Station:
                          arrived_at, now, NAN, duration, tier)
         # What env.timeout(duration) would schedule, minus the Timeout object.
         if call is None:
-            call = Call(self._callbacks, item, tier, end_at)
-        else:
-            call.callbacks = self._callbacks  # env.step (not run_until) clears it
-            call.item = item
-            call.tier = tier
-            call.row = end_at
+            call = self._spare  # a spent completion event of this station, if one is kept
+            if call is None:
+                self._push((now + duration, NORMAL, self._next_id(),
+                            Call(self._callbacks, item, tier, end_at)))
+                return
+            self._spare = None
+        call.callbacks = self._callbacks  # env.step (not run_until) clears it
+        call.item = item
+        call.tier = tier
+        call.row = end_at
         self._push((now + duration, NORMAL, self._next_id(), call))
 
     def _finish(self, event: Call) -> None:
@@ -455,6 +462,7 @@ class Station:
                 self.on_done(item, tier)
             else:
                 self.on_done(item)
+            self._spare = event  # spent: start() reuses it rather than make a new one
             return
         if pool.plain_release and not pool.leaving[tier]:
             if len(pool.stations) == 1:
@@ -476,6 +484,7 @@ class Station:
                 else:
                     pool.busy -= 1
                     pool.free[tier] += 1
+                    self._spare = event
                 return
             # pool.release(tier), inlined
             pool.busy_area += pool.busy * (now - pool._last)
@@ -490,9 +499,11 @@ class Station:
             self.on_done(item)
         if self.queue or len(pool.stations) > 1:  # else dispatch() would find nothing
             pool.dispatch()
+        self._spare = event
 
     def close(self, now: float) -> None:
         """Bring the time integrals up to ``now`` and log the items still waiting."""
+        self._spare = None  # it holds an item: let the entities go by reference counting
         self._account(now)
         for _k1, _k2, _seq, since, item, queued in self.queue:
             self.log.waiting(item.id, item.case.priority, since, queued)

@@ -177,6 +177,13 @@ def csv_writer(df: pd.DataFrame) -> Callable[[IO[Any]], None]:
     return write
 
 
+def _utf8_or_none(v: Any) -> bytes | None:
+    """A text cell as UTF-8; None and NaN (missing) as None."""
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    return str(v).encode("utf-8")
+
+
 def _arrow_array(values: Any) -> Any:
     """A numpy column as a pyarrow array, built from its buffers.
 
@@ -201,20 +208,30 @@ def _arrow_array(values: Any) -> Any:
             np.packbits(a, bitorder="little"))])
     if kind not in "OU":
         raise TypeError(f"cannot write a column of dtype {a.dtype} as Parquet")
-    cache: dict[Any, bytes | None] = {}
-
-    def encode(v: Any) -> bytes | None:
-        if v is None or (isinstance(v, float) and v != v):
-            return None
-        return str(v).encode("utf-8")
-
-    encoded = [cache[v] if v in cache else cache.setdefault(v, encode(v)) for v in a.tolist()]
-    valid = np.fromiter((e is not None for e in encoded), dtype=bool, count=n)
-    lengths = np.fromiter((len(e) if e is not None else 0 for e in encoded), dtype=np.int64,
-                          count=n)
+    # Each distinct text is encoded once and the rows index into those, by C-level maps
+    # over the rows (a table's text columns have a handful of distinct values). Values
+    # other than text and missing ones are encoded one by one: as dictionary keys, 1
+    # and True (say) would be taken for one another.
+    cells = a.tolist()
+    codes: dict[Any, Any] = dict.fromkeys(cells)
+    distinct = list(codes)
+    if not all(v is None or type(v) is str or (type(v) is float and v != v)
+               for v in distinct):
+        codes = {}
+        distinct = cells
+        index = np.arange(n, dtype=np.intp)
+    else:
+        for i, v in enumerate(distinct):
+            codes[v] = i  # a NaN is found again by identity: it is the same object
+        index = np.fromiter(map(codes.__getitem__, cells), dtype=np.intp, count=n)
+    encoded = [_utf8_or_none(v) for v in distinct]
+    valid = np.asarray([e is not None for e in encoded], dtype=bool)[index]
+    lengths = np.asarray([len(e) if e is not None else 0 for e in encoded],
+                         dtype=np.int64)[index]
     offsets = np.zeros(n + 1, dtype="<i4")
     np.cumsum(lengths, out=offsets[1:])
-    data = b"".join(e for e in encoded if e is not None)
+    pieces = [e if e is not None else b"" for e in encoded]
+    data = b"".join(map(pieces.__getitem__, index.tolist()))
     nulls = n - int(valid.sum())
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
     return pa.Array.from_buffers(pa.string(), n, [bitmap, pa.py_buffer(offsets),
