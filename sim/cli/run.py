@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,6 +36,7 @@ from sim.cli.resuming import (
     stored_settings_for,
     write_failed,
 )
+from sim.cli.warm_up import warm_up
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +65,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "else csv)")
     run.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def on_result(report: Callable[[Any, int, int], None] | None,
+              warm: Callable[[], object] | None, workers: int
+              ) -> Callable[[Any, int, int], None] | None:
+    """The progress report, which also starts ``warm`` once a worker has no task left."""
+    if warm is None:
+        return report
+
+    def done(summary: Any, finished: int, total: int) -> None:
+        if report is not None:
+            report(summary, finished, total)
+        if total - finished < workers:  # the last replications are running
+            warm()
+
+    return done
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -150,7 +168,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 remove_unrecorded_tables(staging, finished.values())
                 print(resuming_line(staging, len(finished), reps if rule is None else None,
                                     "replications"), file=out)
-            report = None if args.quiet else progress(err, t0)
+            report = on_result(None if args.quiet else progress(err, t0),
+                               None if args.no_plots else warm_up(), backend.workers)
             done = {i: e.summary for i, e in finished.items()}
             record = recorder(journal, key, table_dir)
             if rule is None:
