@@ -166,3 +166,23 @@ def test_probability_of_zero_matches_samples(raw):
     spec = _parse_plain(raw, "count")
     x = draw(spec, Streams(3, 0).get("case.devices"), 100_000)
     assert spec.probability_of_zero() == pytest.approx(np.mean(x == 0), abs=0.005)
+
+
+def test_km_of_groups_taken_from_one_stable_sort_equals_km_of_each_group():
+    from sim.analysis.survival import kaplan_meier_sorted
+
+    rng = np.random.default_rng(5)
+    # Ties on purpose (rounded times), censoring, and a group with one member.
+    wait = np.round(rng.exponential(20.0, 3000), 1)
+    started = rng.random(3000) < 0.8
+    group = rng.integers(0, 4, 3000)
+    group[17] = 9
+    order = np.argsort(wait, kind="stable")
+    for g in (0, 1, 2, 3, 9):
+        mask = (group == g)[order]
+        fast = kaplan_meier_sorted(wait[order][mask], started[order][mask])
+        plain = kaplan_meier(wait[group == g], started[group == g])
+        for a, b in zip(fast, plain, strict=True):
+            np.testing.assert_array_equal(a, b)
+    empty = kaplan_meier_sorted(np.empty(0), np.empty(0, dtype=bool))
+    assert empty[0].size == 0 and empty[1].size == 0

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.analysis.survival import kaplan_meier, quantile, survival_at
+from sim.analysis.survival import kaplan_meier_sorted, quantile, survival_at
 from sim.config.schema import RISK_LEVELS, Scenario
 from sim.monitor.records import Records
 
@@ -104,14 +104,18 @@ def _class_name(priority: int) -> str:
 
 
 def _one_group(wait: np.ndarray, started: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-    """Statistics and curve of one group's waits (``started`` False: censored)."""
+    """Statistics and curve of one group's waits (``started`` False: censored).
+
+    ``wait`` is sorted (stably, with ``started`` in the same order): see
+    :func:`sim.analysis.survival.kaplan_meier_sorted`.
+    """
     n = wait.size
     stats = dict.fromkeys(STATISTICS, math.nan)
     stats["arrivals"] = float(n)
     if n == 0:
         return stats, np.full(WAIT_GRID_DAYS.size, np.nan)
-    times, surv = kaplan_meier(wait, started)
-    tau = float(wait.max())
+    times, surv = kaplan_meier_sorted(wait, started)
+    tau = float(wait[-1])  # the largest: wait is sorted
     # Area under S on [0, tau]: 1 until the first event, then each step's level times its
     # length, the last step running to tau.
     if times.size:
@@ -178,12 +182,17 @@ def stage_waits(records: Records, scenario: Scenario) -> StageWaits:
         for k in classes:
             groups[_class_name(int(k))] = priority == k
         kinds = np.asarray(visits["entity"], dtype=object)[rows]
-        kind_names = sorted({str(k) for k in kinds.tolist()})
+        kind_names = sorted({str(k) for k in set(kinds.tolist())})
         if len(kind_names) > 1:
             for kind in kind_names:
                 groups[kind] = kinds == kind
+        # Sorted once: each group's rows taken in this order are that group sorted
+        # stably, as kaplan_meier() would sort them.
+        order = np.argsort(wait, kind="stable")
+        wait, started = wait[order], started[order]
         for group, mask in groups.items():
-            stats, curve = _one_group(wait[mask], started[mask])
+            sorted_mask = mask[order]
+            stats, curve = _one_group(wait[sorted_mask], started[sorted_mask])
             for stat, value in stats.items():
                 metrics[metric_name(stage, group, stat)] = value
             curves[f"{stage}.{group}"] = curve

@@ -41,8 +41,18 @@ def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> tuple[np.ndarra
     if np.any(np.isnan(durations)) or np.any(durations < 0):
         raise ValueError("durations must be non-negative numbers")
     order = np.argsort(durations, kind="stable")
-    t = durations[order]
-    e = observed[order]
+    return kaplan_meier_sorted(durations[order], observed[order])
+
+
+def kaplan_meier_sorted(t: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kaplan_meier` of times already sorted (stably) and their event flags.
+
+    For several groups of one sample, sort the sample once and take each group's rows
+    in that order: the same estimate as :func:`kaplan_meier` of each group, without a
+    sort per group. ``t`` must be sorted, non-negative and free of NaN (not checked).
+    """
+    if t.size == 0:
+        return np.empty(0), np.empty(0)
     uniq, first = np.unique(t, return_index=True)
     at_risk = t.size - first
     events = np.add.reduceat(e.astype(np.int64), first)

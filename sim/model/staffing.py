@@ -234,6 +234,7 @@ class WorkforcePool(Pool):
             return False
         self._served = served
         self.stations.append(_Guard())  # type: ignore[arg-type]
+        self.solo = False
         self.dispatch = self.dispatch_barred  # type: ignore[method-assign]
         return True
 

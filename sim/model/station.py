@@ -116,6 +116,9 @@ class Pool:
         self._off_mark = 0.0
         self._off_since = 0.0
         self.stations: list[Station] = []
+        #: True while the pool serves exactly one station (kept by Station and by
+        #: ``bar_tiers``, which add to ``stations``): the hot path's shortcuts need it.
+        self.solo = False
         self.busy = 0
         self.busy_area = 0.0
         self._last = 0.0
@@ -204,7 +207,7 @@ class Pool:
         free = self.free
         stations = self.stations
         on_call_only = not self.on_shift
-        if len(stations) == 1 and not on_call_only:
+        if self.solo and not on_call_only:
             station = stations[0]
             queue = station.queue
             while queue:
@@ -243,10 +246,16 @@ class Pool:
             if best is None:
                 return
             now = self.env._now
-            station._account(now)
+            dt = now - station._last
+            if dt:  # station._account(now), inlined
+                n_queue = len(station.queue)
+                station.queue_area += n_queue * dt
+                station.system_area += (n_queue + station.in_service) * dt
+                station._last = now
             entry = _heappop(station.queue)
             free[tier] -= 1
-            self._account(now)
+            self.busy_area += self.busy * (now - self._last)  # self._account(now), inlined
+            self._last = now
             self.busy += 1
             station.start(entry[4], entry[3], tier, entry[5])
 
@@ -313,6 +322,7 @@ class Station:
         self._next_id = env.next_event_id
         if pool is not None:
             pool.stations.append(self)
+            pool.solo = len(pool.stations) == 1
         if not enabled:
             self.arrive = self._passer()  # type: ignore[method-assign]
 
@@ -351,7 +361,7 @@ class Station:
             self.start(item, since, -1)
             return
         if (not queue and (pool.on_shift or self._expedited(item))
-                and (len(pool.stations) == 1 or _none_waiting(pool.stations))):
+                and (pool.solo or _none_waiting(pool.stations))):
             # Nothing waits at any station of the pool: a free member (fastest tier
             # first) takes the item at once, as dispatch() would after queueing it.
             # The sequence number still counts: dispatch() compares queue heads of a
@@ -465,7 +475,7 @@ class Station:
             self._spare = event  # spent: start() reuses it rather than make a new one
             return
         if pool.plain_release and not pool.leaving[tier]:
-            if len(pool.stations) == 1:
+            if pool.solo:
                 # The pool serves this station only, so nothing on_done does can reach
                 # it. If a job waits, no member is free (arrive() and dispatch() never
                 # leave one free while a job waits, on shift), so release(tier) and
@@ -497,7 +507,7 @@ class Station:
             self.on_done(item, tier)
         else:
             self.on_done(item)
-        if self.queue or len(pool.stations) > 1:  # else dispatch() would find nothing
+        if self.queue or not pool.solo:  # else dispatch() would find nothing
             pool.dispatch()
         self._spare = event
 
