@@ -37,6 +37,7 @@ from sim.cli.resuming import (
     write_failed,
 )
 from sim.cli.warm_up import warm_up
+from sim.forkserver import available_cpus, start_early
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -83,8 +84,19 @@ def on_result(report: Callable[[Any, int, int], None] | None,
     return done
 
 
+def _on_local_processes(args: argparse.Namespace) -> bool:
+    """Whether the run will most likely start local worker processes."""
+    reps = args.reps
+    return (not args.scheduler and args.backend == "processes" and args.workers != 1
+            and not (isinstance(reps, int) and reps < 2) and available_cpus() > 1)
+
+
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim run``."""
+    if _on_local_processes(args):
+        # The workers' fork server imports the model while this process reads the
+        # scenario and prepares its folder (sim.forkserver).
+        start_early()
     from sim.config.loader import scenario_hash
     from sim.experiment import make_backend, run_experiment
     from sim.experiment.autoreps import (
@@ -92,7 +104,6 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         AutoReplications,
         run_experiment_auto,
     )
-    from sim.experiment.backends import available_cpus
     from sim.results.folder import (
         ResultsFolderError,
         StagedFolder,

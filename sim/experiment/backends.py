@@ -8,9 +8,12 @@ cluster give identical tables for the same scenario and seed.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, Protocol
+
+from sim.forkserver import WORKER_MODULES
+from sim.forkserver import available_cpus as available_cpus  # where callers import it from
+from sim.forkserver import configure as configure_forkserver
 
 #: What ``map_unordered`` returns: a generator, so a caller can close it early.
 Results = Generator[Any, None, None]
@@ -30,14 +33,6 @@ class Backend(Protocol):
         ...
 
 
-def available_cpus() -> int:
-    """CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 class SerialBackend:
     """Run in this process, one replication after another."""
 
@@ -51,9 +46,7 @@ class SerialBackend:
 
 
 #: What a worker needs to run replications; the forkserver imports it before forking.
-WORKER_MODULE = "sim.experiment.runner"
-#: The worker processes' own loop (:mod:`sim.experiment.workers`), preloaded with it.
-WORKER_LOOP_MODULE = "sim.experiment.workers"
+WORKER_MODULE = WORKER_MODULES[0]
 
 
 def default_start_method() -> str:
@@ -107,8 +100,9 @@ class ProcessBackend:
 
         ctx = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
-            # The server imports the model once; each worker is a fork of it.
-            ctx.set_forkserver_preload([WORKER_MODULE, WORKER_LOOP_MODULE])
+            # The server imports the model once; each worker is a fork of it (it may
+            # already run: sim.forkserver.start_early).
+            configure_forkserver()
         with WorkerPool(ctx, self.workers) as pool:
             yield from pool.map_unordered(fn, tasks)
 
@@ -196,7 +190,7 @@ def local_cluster(workers: int, dashboard_address: str | None) -> Any:
     """
     from distributed import LocalCluster
 
-    from sim.experiment.workers import main_module_not_inherited
+    from sim.forkserver import main_module_not_inherited
 
     with main_module_not_inherited():
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,

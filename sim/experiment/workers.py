@@ -30,12 +30,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 import traceback
-import types
 from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
+
+from sim.forkserver import main_module_not_inherited
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -99,30 +99,6 @@ def _worker_main(tasks: Connection, lifeline: Connection) -> None:
             tasks.send((False, RuntimeError(f"a worker's reply could not be sent back: "
                                             f"{type(exc).__name__}: {exc}"),
                         traceback.format_exc()))
-
-
-@contextlib.contextmanager
-def main_module_not_inherited() -> Generator[None, None, None]:
-    """Start processes in the block without having them import the ``__main__`` script.
-
-    A ``forkserver`` or ``spawn`` child runs the parent's main script again (as
-    ``__mp_main__``) before it runs its target, so that objects defined there unpickle.
-    A script that calls fbsim at its top level, without an ``if __name__ ==
-    "__main__":`` guard, would then start a run again in every worker, which
-    multiprocessing refuses: the worker dies and the run fails. Workers need nothing
-    from ``__main__`` (what they run, :func:`sim.experiment.runner.run_task` and its
-    tasks, lives in ``sim``), so while a worker starts, ``sys.modules["__main__"]`` is
-    a bare module with neither ``__file__`` nor ``__spec__``, and
-    :func:`multiprocessing.spawn.get_preparation_data` gives the child no main module
-    to import. The swap lasts only for ``Process.start()``, in this thread.
-    """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
 
 
 def _describe_exit(code: int | None) -> str:
