@@ -40,6 +40,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from simpy.events import NORMAL
 
 from sim.config.schema import (
     DEVICE_STAGES,
@@ -528,9 +529,10 @@ class Pipeline:
                 call.callbacks = callbacks  # env.step, unlike run_until, clears it
                 call.item = items[i]
                 call.row = i
-                call_at(now + (times[i] - now), call)
+                # env.call_at(now + (times[i] - now), call), without its Python frame.
+                push((now + (times[i] - now), NORMAL, next_id(), call))
 
-        call_at = env.call_at
+        push, next_id = env.push_entry, env.next_event_id
         callbacks: list[Callable[[Any], None]] = [step]
         if items:
             env.schedule_call(times[0] - env._now, Call(callbacks, items[0], -1, 0))
