@@ -9,6 +9,8 @@ folder's tables (the folder itself is not written). As after ``fbsim run``'s rep
 each child has the run's modules imported and its fork server up before the clock starts.
 Each reports the seconds of ``save_run_plots``: wall, and CPU of the process itself (the
 workers' CPU is not in it). One JSON line per draw goes to ``bench/results/plot_phase.jsonl``.
+Then, as many rounds again, the whole commands ``fbsim plot COPY`` and ``fbsim report COPY``
+from each tree (``plot_cmd`` and ``report_cmd`` lines: wall seconds of the process).
 Compare medians of the paired rounds; the machine is shared.
 
 Usage: python bench/plot_phase.py DIR BEFORE [ROUNDS]
@@ -23,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,13 +65,32 @@ def copy_inputs(folder: Path, into: Path) -> Path:
     return into
 
 
-def one(tree: Path, folder: Path, workers: int) -> dict[str, float]:
+def _env(tree: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1",  # as fbsim sets it
+    env.update(PYTHONPATH=str(tree),
                PYTHONPYCACHEPREFIX=os.path.join(tempfile.gettempdir(), "fbsim-bench-pycache"))
+    return env
+
+
+def one(tree: Path, folder: Path, workers: int) -> dict[str, float]:
+    env = {**_env(tree), "OPENBLAS_NUM_THREADS": "1"}  # as fbsim sets it
     out = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(workers)], cwd=tree,
                          env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def command(tree: Path, name: str, folder: Path) -> float:
+    """Wall seconds of the whole process ``fbsim NAME FOLDER`` from ``tree``."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sim", name, str(folder)], cwd=tree, env=_env(tree),
+                   check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def log(row: dict[str, object]) -> None:
+    with OUT.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
 
 
 def main() -> None:
@@ -90,9 +112,21 @@ def main() -> None:
                 load = os.getloadavg()[0]
                 row = {"version": k, "round": r, **one(tree, work[k], workers), "load": load}
                 rows[k].append(row)
-                with OUT.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
-                print(json.dumps(row), flush=True)
+                log(row)
+        trees = {"before": old, "after": ROOT}
+        walls: dict[str, list[float]] = {}
+        for r in range(rounds):
+            for name in ("plot", "report"):
+                for k in trees if r % 2 == 0 else list(trees)[::-1]:
+                    load = os.getloadavg()[0]
+                    row = {"version": k, "round": r, "command": name,
+                           "wall_s": command(trees[k], name, work["after-1" if k == "after"
+                                                                    else "before"]),
+                           "load": load}
+                    walls.setdefault(f"{name}_cmd {k}", []).append(float(row["wall_s"]))
+                    log(row)
+    for key, v in walls.items():
+        print(f"{key}: {statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})")
     for key in ("plots_s", "parent_cpu_s"):
         print(key + ": " + ", ".join(
             f"{k} {statistics.median(x[key] for x in v):.2f} "

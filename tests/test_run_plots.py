@@ -1,10 +1,10 @@
 """The standard figures of a run as PNG: the pixels ``savefig`` would draw, drawn once, in
 this process or in worker processes that leave nothing behind when the command is stopped.
 
-The interruption tests start ``python -m sim plot`` and ``python -m sim run`` in a session
-of their own, wait until worker processes are drawing figures (matplotlib's font engine is
-loaded into them), signal the command as a user would and look in /proc for anything of
-that session still running.
+The interruption tests start ``python -m sim run --workers 2`` in a session of its own, wait
+until its worker processes are drawing the figures (matplotlib's font engine is loaded into
+them), signal the run as a user would and look in /proc for anything of that session still
+running.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim.results.folder import incomplete_path
 from tests.conftest import MINI
 
 from .test_cli import run_cli
@@ -184,36 +185,30 @@ def reaper():
 
 
 @posix_proc
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
-def test_stopping_fbsim_plot_while_workers_draw_leaves_nothing(tables_dir, tmp_path, reaper,
-                                                               sig):
-    log = tmp_path / "err.txt"
-    proc = _start(["plot", str(tables_dir)], tmp_path, log)
-    reaper.append(proc.pid)
-    _when_workers_draw(proc, log)
-    os.kill(proc.pid, sig)
-    proc.wait(timeout=20)
-    assert_nothing_left_running(proc.pid)
-    assert not list(tables_dir.glob("*.png"))  # written only once all are drawn
-    if sig == signal.SIGINT:
-        err = log.read_text()
-        assert proc.returncode == 130, err
-        assert "Traceback" not in err and err.strip().endswith("interrupted; nothing was written")
-
-
-@posix_proc
-def test_ctrl_c_while_a_run_draws_its_figures_leaves_no_results_and_no_process(
-        mini_path, tmp_path, reaper):
+@pytest.mark.parametrize(("sig", "to_group"), [(signal.SIGINT, True), (signal.SIGTERM, False),
+                                               (signal.SIGKILL, False)],
+                         ids=["ctrl-c-in-a-terminal", "sigterm", "sigkill"])
+def test_stopping_a_run_while_workers_draw_its_figures_leaves_no_process_and_no_png(
+        mini_path, tmp_path, reaper, sig, to_group):
     out = tmp_path / "res"
     log = tmp_path / "err.txt"
     proc = _start(["run", str(mini_path), "--reps", "2", "--workers", "2", "--out", str(out),
                    "--quiet"], tmp_path, log)
     reaper.append(proc.pid)
     _when_workers_draw(proc, log)
-    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+    if to_group:
+        os.killpg(proc.pid, sig)  # a terminal's Ctrl-C reaches the whole group
+    else:
+        os.kill(proc.pid, sig)
     proc.wait(timeout=20)
-    err = log.read_text()
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "no results were written" in err, err
-    assert_nothing_left_running(proc.pid)
+    assert_nothing_left_running(proc.pid)  # killed: the workers saw their lifeline close
     assert not out.exists()
+    err = log.read_text()
+    if sig == signal.SIGKILL:
+        # Its replications are kept for --resume; the figures, drawn before anything is
+        # written, are not there, whole or in part.
+        kept = incomplete_path(out)
+        assert (kept / "manifest.json").is_file() and not list(kept.glob("*.png*")), err
+    else:
+        assert proc.returncode == (130 if sig == signal.SIGINT else 143), err
+        assert "Traceback" not in err and "no results were written" in err, err

@@ -49,14 +49,13 @@ def own_results_folder(folder: Path) -> None:
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim plot``."""
-    from sim.experiment.backends import available_cpus
     from sim.plots.run_plots import save_run_plots
     from sim.results.folder import seal
 
     folder: Path = args.folder
     own_results_folder(folder)
     try:
-        written = save_run_plots(folder, workers=available_cpus())  # one figure per CPU
+        written = save_run_plots(folder)
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
     seal(folder)

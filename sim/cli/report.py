@@ -34,7 +34,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``fbsim report``."""
     from sim.cli.plot import own_results_folder
-    from sim.experiment.backends import available_cpus
     from sim.report.build import build_report
     from sim.results.atomic import write_atomic
     from sim.results.folder import incomplete_problem, seal
@@ -56,7 +55,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not (other / "summary.json").is_file():
             raise UserError(f"{other}: not a results folder of fbsim run (no summary.json)")
     try:
-        text = build_report(folder, args.compare, workers=available_cpus())  # a figure a CPU
+        text = build_report(folder, args.compare)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
     write_atomic(target, lambda f: f.write(text))

@@ -3,9 +3,10 @@
 ``fbsim run`` draws them once the tables are written, and ``fbsim plot DIR`` redraws them
 for any results folder, from the same tables, with the same code: what a folder shows
 depends only on what is in it. A figure whose tables the folder lacks (the staff panels
-of a ``--tables none`` run) is left out, never drawn empty. The commands draw the figures
-in worker processes, one per CPU (:func:`run_pngs`); called from Python, they are drawn
-in the calling process unless ``workers`` says otherwise.
+of a ``--tables none`` run) is left out, never drawn empty. ``fbsim run`` draws them in
+worker processes of its own, one per worker of the run (:func:`run_pngs`): its CPUs are
+free by then. ``fbsim plot``, ``fbsim report`` and calls from Python draw them in the
+calling process unless ``workers`` says otherwise.
 """
 
 from __future__ import annotations

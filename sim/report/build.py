@@ -19,7 +19,7 @@ import yaml
 
 from sim.analysis.paired import paired_difference
 from sim.analysis.stats import mean_ci
-from sim.plots.run_plots import RUN_FIGURES, png_bytes, run_pngs
+from sim.plots.run_plots import RUN_FIGURES, png_bytes, run_figures
 from sim.report.stress import checklist
 from sim.report.words import scenario_sentences
 from sim.results.headline import Headline, headline
@@ -106,17 +106,13 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
+def _img(fig: Figure, alt: str) -> str:
+    data = base64.b64encode(png_bytes(fig)).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
 
 
-def _png_figure(png: bytes, caption: str) -> str:
-    return f"<figure>{_img(png, caption)}<figcaption>{_e(caption)}</figcaption></figure>"
-
-
 def _figure(fig: Figure, caption: str) -> str:
-    return _png_figure(png_bytes(fig), caption)
+    return f"<figure>{_img(fig, caption)}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
 def headline_html(table: Headline) -> str:
@@ -232,7 +228,7 @@ def _nan(x: Any) -> float:
     return math.nan if x is None else float(x)
 
 
-def build_report(path: Path, compare_with: list[Path] | None = None, workers: int = 1) -> str:
+def build_report(path: Path, compare_with: list[Path] | None = None) -> str:
     """The HTML report of the results folder ``path``.
 
     Parameters
@@ -242,9 +238,6 @@ def build_report(path: Path, compare_with: list[Path] | None = None, workers: in
         ``sensitivity`` (:func:`sim.report.sections.folder_kind`).
     compare_with : list of pathlib.Path, optional
         Other results folders of ``fbsim run``, shown as options against this one.
-    workers : int
-        Worker processes that draw a run's standard figures
-        (:func:`sim.plots.run_plots.run_pngs`).
 
     Raises
     ------
@@ -290,8 +283,8 @@ def build_report(path: Path, compare_with: list[Path] | None = None, workers: in
         parts += ["<h2>Headline results</h2>",
                   headline_html(headline(folder.summary.get("metrics", {}), reps)),
                   "<h2>Figures</h2>"]
-        for file_name, png in run_pngs(path, workers=workers).items():
-            parts.append(_png_figure(png, RUN_FIGURES.get(file_name, file_name)))
+        for file_name, fig in run_figures(path).items():
+            parts.append(_figure(fig, RUN_FIGURES.get(file_name, file_name)))
         if options:
             parts.append(_comparison_html(folder, options))
     else:
