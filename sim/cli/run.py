@@ -208,7 +208,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             meta = still_unfinished(manifest(scenario, seed, reps, time.perf_counter() - t0,
                                              backend.name, backend.workers, str(path), started,
                                              extra, host), settings)
-            write_run_outputs(staging, result, meta, plots=not args.no_plots, fmt=table_format)
+            # The run's CPUs draw the figures too, each in a worker of its own.
+            plot_workers = backend.workers if backend.name == "processes" else 1
+            write_run_outputs(staging, result, meta, plots=not args.no_plots, fmt=table_format,
+                              plot_workers=plot_workers)
     except ResultsFolderError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:

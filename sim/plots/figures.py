@@ -112,11 +112,27 @@ def _fan_on(ax: Axes, x: np.ndarray, curves: np.ndarray, c: str, label: bool) ->
     ax.plot(x, q50, color=c, linewidth=1.8, label="median" if label else None)
 
 
+def _by_replication(part: pd.DataFrame, values: str) -> tuple[np.ndarray, np.ndarray]:
+    """Column ``values`` of a time series as days (sorted) and one row per replication.
+
+    The same as ``part.pivot_table(index="replication", columns="day", values=values,
+    aggfunc="first")``, in numpy: the first value of each replication and day, NaN
+    where there is none, and no replication or day without any value.
+    """
+    reps, row = np.unique(part["replication"].to_numpy(), return_inverse=True)
+    days, col = np.unique(part["day"].to_numpy(float), return_inverse=True)
+    value = part[values].to_numpy(float)
+    ok = np.flatnonzero(~np.isnan(value))
+    _, first = np.unique(row[ok] * days.size + col[ok], return_index=True)
+    ok = ok[first]
+    wide = np.full((reps.size, days.size), np.nan)
+    wide[row[ok], col[ok]] = value[ok]
+    rows, cols = np.isin(np.arange(reps.size), row[ok]), np.isin(np.arange(days.size), col[ok])
+    return days[cols], wide[rows][:, cols]
+
+
 def _curves(waiting: pd.DataFrame, stage: str) -> tuple[np.ndarray, np.ndarray]:
-    part = waiting[waiting["stage"] == stage]
-    wide = part.pivot_table(index="replication", columns="day", values="waiting",
-                            aggfunc="first")
-    return wide.columns.to_numpy(float), wide.to_numpy(float)
+    return _by_replication(waiting[waiting["stage"] == stage], "waiting")
 
 
 def stages_holding_work(waiting: pd.DataFrame) -> list[str]:
@@ -255,10 +271,9 @@ def staff_panels(staff: pd.DataFrame, scenario: str, start: dt.date) -> Figure |
         for ax, column, scale in ((util, "utilisation", 100.0), (train, "in_training", 1.0)):
             if ax is None or column not in part:
                 continue
-            wide = part.pivot_table(index="replication", columns="day", values=column,
-                                    aggfunc="first")
-            x = _dates(start, wide.columns.to_numpy(float))
-            q = fan(scale * wide.to_numpy(float), (0.05, 0.5, 0.95))
+            days, wide = _by_replication(part, column)
+            x = _dates(start, days)
+            q = fan(scale * wide, (0.05, 0.5, 0.95))
             ax.fill_between(x, q[0], q[2], color=colour(i), alpha=0.15, linewidth=0)
             ax.plot(x, q[1], color=colour(i), linewidth=1.5,
                     label=str(pool) if ax is util else None)

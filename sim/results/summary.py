@@ -205,7 +205,7 @@ RUN_TABLES = ("replication_metrics", "identify_curve", "wait_curves", "waiting_t
 
 
 def write_run_outputs(folder: Path, result: ExperimentResult, manifest: dict[str, Any],
-                      plots: bool = True, fmt: str = "csv") -> None:
+                      plots: bool = True, fmt: str = "csv", plot_workers: int = 1) -> None:
     """Write summary.json, manifest.json, scenario.yaml, run-level tables and plots.
 
     Parameters
@@ -221,6 +221,8 @@ def write_run_outputs(folder: Path, result: ExperimentResult, manifest: dict[str
         Draw the PNG plots.
     fmt : str
         ``csv`` or ``parquet``, for the run-level tables.
+    plot_workers : int
+        Worker processes that draw the plots (:func:`sim.plots.run_plots.run_pngs`).
     """
     write_json(folder / "summary.json", summary_dict(result))
     # libyaml's emitter where PyYAML has it: the same text (every shipped scenario
@@ -243,4 +245,5 @@ def write_run_outputs(folder: Path, result: ExperimentResult, manifest: dict[str
     if plots:
         from sim.plots.run_plots import save_run_plots
 
-        save_run_plots(folder, unfinished=True)  # drawn before it is published
+        # Drawn before it is published.
+        save_run_plots(folder, unfinished=True, workers=plot_workers)
