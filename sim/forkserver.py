@@ -25,6 +25,10 @@ from collections.abc import Generator
 #: What a worker needs to run replications (:func:`sim.experiment.runner.run_task`) and
 #: its own loop (:mod:`sim.experiment.workers`); the fork server imports them.
 WORKER_MODULES = ("sim.experiment.runner", "sim.experiment.workers")
+#: What a worker needs to draw a run's figures (:func:`sim.plots.run_plots.run_pngs`):
+#: preloaded too by a server started early for a run that draws them.
+FIGURE_MODULES = ("pandas", "pyarrow.parquet", "matplotlib.figure",
+                  "matplotlib.backends.backend_agg", "sim.plots.run_plots")
 
 
 def available_cpus() -> int:
@@ -59,25 +63,29 @@ def main_module_not_inherited() -> Generator[None, None, None]:
             sys.modules["__main__"] = main
 
 
-def configure() -> bool:
+def configure(figures: bool = False) -> bool:
     """Set the fork server's preloaded modules; False where the platform has no fork server.
 
-    The setting is the whole process's and has no effect once the server runs.
+    :data:`WORKER_MODULES`, and :data:`FIGURE_MODULES` with ``figures``. The setting is
+    the whole process's and has no effect once the server runs (a module the server
+    cannot import is left out, and imported by the worker that needs it).
     """
     import multiprocessing
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return False
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_MODULES))
+    modules = list(WORKER_MODULES) + (list(FIGURE_MODULES) if figures else [])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(modules)
     return True
 
 
-def start_early() -> None:
+def start_early(figures: bool = False) -> None:
     """Start the fork server now (if the platform has one and it is not running yet).
 
-    Returns at once: the server imports :data:`WORKER_MODULES` in the background.
+    Returns at once: the server imports its modules (:func:`configure`) in the
+    background. ``figures``: the run will draw its figures in workers too.
     """
-    if not configure():
+    if not configure(figures):
         return
     from multiprocessing import forkserver
 

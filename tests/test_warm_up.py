@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from sim.cli.run import on_result
-from sim.cli.warm_up import FIGURE_MODULES, warm_up
+from sim.cli.warm_up import END_OF_RUN_MODULES, warm_up
+from sim.forkserver import FIGURE_MODULES
 
 
 def test_warm_up_starts_once_when_the_last_replications_run():
@@ -40,8 +41,8 @@ def test_the_thread_imports_the_modules_and_survives_a_failed_import():
     assert start() is None  # only once
 
 
-def test_the_figure_modules_exist():
+def test_the_preloaded_modules_exist():
     import importlib.util
 
-    for name in FIGURE_MODULES:
+    for name in (*END_OF_RUN_MODULES, *FIGURE_MODULES):
         assert importlib.util.find_spec(name) is not None, name

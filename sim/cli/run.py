@@ -36,7 +36,7 @@ from sim.cli.resuming import (
     stored_settings_for,
     write_failed,
 )
-from sim.cli.warm_up import warm_up
+from sim.cli.warm_up import END_OF_RUN_MODULES, warm_up
 from sim.forkserver import available_cpus, start_early
 
 
@@ -96,7 +96,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if _on_local_processes(args):
         # The workers' fork server imports the model while this process reads the
         # scenario and prepares its folder (sim.forkserver).
-        start_early()
+        start_early(figures=not args.no_plots)
     from sim.config.loader import scenario_hash
     from sim.experiment import make_backend, run_experiment
     from sim.experiment.autoreps import (
@@ -180,7 +180,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(resuming_line(staging, len(finished), reps if rule is None else None,
                                     "replications"), file=out)
             report = on_result(None if args.quiet else progress(err, t0),
-                               None if args.no_plots else warm_up(), backend.workers)
+                               warm_up(END_OF_RUN_MODULES) if table_format == "parquet"
+                               else None, backend.workers)
             done = {i: e.summary for i, e in finished.items()}
             record = recorder(journal, key, table_dir)
             if rule is None:

@@ -1,12 +1,13 @@
 """Importing what the end of a run needs while its last replications finish.
 
 Once the last replications are running, a worker process has nothing left to do and
-its CPU is idle until they end; the main process then imports pandas, pyarrow and
-matplotlib to read the tables back and draw the figures (about a second). A
-:func:`warm_up` started at that moment imports them in a background thread of the
-main process (which is only waiting for results meanwhile), so the figures start at
-once. An import that fails there is simply left to the main thread, which imports the
-module again when it needs it and reports the error as it always would.
+its CPU is idle until they end; the main process then imports what it writes the
+run-level tables with (pyarrow, a few tenths of a second). A :func:`warm_up` started at
+that moment imports it in a background thread of the main process (which is only
+waiting for results meanwhile). An import that fails there is simply left to the main
+thread, which imports the module again when it needs it and reports the error as it
+always would. (The figures are drawn in worker processes, whose fork server has their
+modules already: :mod:`sim.forkserver`.)
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import importlib
 import threading
 from collections.abc import Callable
 
-#: What drawing a run's figures from its tables imports.
-FIGURE_MODULES = ("pandas", "pyarrow.parquet", "matplotlib.figure",
-                  "matplotlib.backends.backend_agg", "sim.plots.run_plots")
+#: What the main process imports to write a run's tables as Parquet.
+END_OF_RUN_MODULES = ("pyarrow", "pyarrow.parquet")
 
 
 def _import_all(modules: tuple[str, ...]) -> None:
@@ -27,7 +27,7 @@ def _import_all(modules: tuple[str, ...]) -> None:
             importlib.import_module(name)
 
 
-def warm_up(modules: tuple[str, ...] = FIGURE_MODULES
+def warm_up(modules: tuple[str, ...] = END_OF_RUN_MODULES
             ) -> Callable[[], threading.Thread | None]:
     """A callable that, on its first call, starts importing ``modules`` in a thread.
 
