@@ -80,7 +80,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         StagedFolder,
     )
     from sim.results.headline import headline, render_text
-    from sim.results.journal import Journal
+    from sim.results.journal import Journal, Summaries
     from sim.results.provenance import host_facts_later, manifest, package_version
     from sim.results.resume import (
         recorder,
@@ -151,7 +151,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(resuming_line(staging, len(finished), reps if rule is None else None,
                                     "replications"), file=out)
             report = None if args.quiet else progress(err, t0)
-            done = {i: e.summary for i, e in finished.items()}
+            done = Summaries(finished)  # each read from the journal as the run takes it
             record = recorder(journal, key, table_dir)
             if rule is None:
                 result = run_experiment(
@@ -169,7 +169,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                              table_format=table_format, table_set=table_set,
                                              finished=done, record=record)
                 reps = len(result.replications)
-            extra: dict[str, Any] = {"events": sum(r.events for r in result.replications),
+            extra: dict[str, Any] = {"events": int(result.store.events().sum()),
                                      "tables": table_set, "table_format": table_format}
             if rule is not None:
                 extra["replication_control"] = result.extra["replication_control"]
