@@ -11,10 +11,19 @@ processes and short runs do not pay for it.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+#: Most bytes of values a column-wise statistic reads at once (:func:`column_blocks`).
+BLOCK_BYTES = 1024 * 1024
+
+#: ``read(start, stop)``: columns ``start .. stop - 1`` of a (replications, points) array,
+#: as a new C-ordered float array of shape (replications, stop - start).
+ColumnReader = Callable[[int, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,53 @@ def band(curves: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarra
         t = {k: t_quantile(0.5 + level / 2.0, k - 1) for k in set(n.tolist())}
         half[ok] = np.asarray([t[k] for k in n.tolist()]) * sd / np.sqrt(n)
     return mean, mean - half, mean + half
+
+
+def column_blocks(points: int, rows: int, max_bytes: int = BLOCK_BYTES) -> list[tuple[int, int]]:
+    """Ranges of columns of a (rows, points) float array to read at once.
+
+    One range of every column if they fit in ``max_bytes``; else blocks of as many
+    columns as fit, and never a block of one column out of several (a C-ordered array of
+    one column is summed pairwise, one of several in row order, so the column-wise sums of
+    :func:`mean_by_columns` would change).
+    """
+    width = max(2, max_bytes // (max(rows, 1) * 8))
+    if width >= points:
+        return [(0, points)]
+    bounds = [*range(0, points, width), points]
+    blocks = list(itertools.pairwise(bounds))
+    if blocks[-1][1] - blocks[-1][0] == 1:
+        blocks[-2:] = [(blocks[-2][0], points)]
+    return blocks
+
+
+def band_by_columns(read: ColumnReader, points: int, rows: int, level: float = 0.95,
+                    max_bytes: int = BLOCK_BYTES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`band` of a (rows, points) array that is read a block of columns at a time.
+
+    :func:`band` is pointwise, and each point's numbers depend on its own column only:
+    it takes the defined columns out as a new array (column-major, so each column's
+    values are summed as one contiguous run, whatever else is beside it). So the result
+    is that of ``band(read(0, points))``, bit for bit, with at most ``max_bytes`` of
+    values (and band's working copies of them) in memory at a time.
+    """
+    parts = [band(read(start, stop), level) for start, stop in
+             column_blocks(points, rows, max_bytes)]
+    mean, low, high = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return mean, low, high
+
+
+def mean_by_columns(read: ColumnReader, points: int, rows: int,
+                    max_bytes: int = BLOCK_BYTES) -> np.ndarray:
+    """``numpy.mean(x, axis=0)`` of a (rows, points) C-ordered array read a block of columns at a time.
+
+    numpy sums the rows of a C-ordered array of two or more columns in row order, each
+    column alone, so blocks of two or more columns (:func:`column_blocks`) give the mean
+    of the whole array bit for bit.
+    """
+    parts = [np.mean(read(start, stop), axis=0)
+             for start, stop in column_blocks(points, rows, max_bytes)]
+    return np.concatenate(parts)
 
 
 def fan(curves: np.ndarray, quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)

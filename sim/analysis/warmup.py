@@ -21,6 +21,7 @@ its start is the point of the study, and cutting it away would answer another qu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -167,25 +168,32 @@ def suggested_warmup(results: list[SeriesWarmup]) -> SeriesWarmup:
     return max(results, key=lambda r: r.warmup_days)
 
 
-def replication_series(replications: list[ReplicationSummary], stages: list[str] | None = None
+def replication_series(replications: Sequence[ReplicationSummary],
+                       stages: list[str] | None = None
                        ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Sample days and the items waiting per series, averaged across replications.
 
     Parameters
     ----------
-    replications : list of ReplicationSummary
-        Replications of one scenario (their ``timeseries_days`` and ``waiting``).
+    replications : sequence of ReplicationSummary
+        Replications of one scenario (their ``timeseries_days`` and ``waiting``); from a
+        :class:`~sim.analysis.replication_store.ReplicationStore`, the series are read
+        from it a block of days at a time, to the same means.
     stages : list of str, optional
         The series to keep (stage names, or ``backlog_devices``); default every series
         where anything ever waited, ``backlog_devices`` first.
     """
+    from sim.analysis.replication_store import ReplicationStore
+
     if not replications:
         raise ValueError("no replications")
-    days = np.asarray(replications[0].timeseries_days, dtype=float)
-    names = list(replications[0].waiting)
+    store = (replications if isinstance(replications, ReplicationStore)
+             else ReplicationStore.of(replications))
+    first = store[0]
+    days = np.asarray(first.timeseries_days, dtype=float)
+    names = list(first.waiting)
     if stages is None:
-        names = [n for n in names if any(np.nanmax(r.waiting[n], initial=0.0) > 0
-                                         for r in replications)]
+        names = [n for n in names if store.series_ever_positive(n)]
         names.sort(key=lambda n: n != "backlog_devices")
     else:
         unknown = [s for s in stages if s not in names]
@@ -193,5 +201,4 @@ def replication_series(replications: list[ReplicationSummary], stages: list[str]
             raise ValueError(f"no time series {', '.join(unknown)}; the run has "
                              f"{', '.join(names)}")
         names = list(stages)
-    return days, {n: np.mean(np.vstack([r.waiting[n] for r in replications]), axis=0)
-                  for n in names}
+    return days, {n: store.series_mean(n) for n in names}

@@ -215,7 +215,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     from sim.results.compare_folder import write_compare_outputs
     from sim.results.folder import ResultsFolderError, StagedFolder
-    from sim.results.journal import Journal
+    from sim.results.journal import Journal, Summaries
     from sim.results.provenance import host_facts_later, manifest, package_version
     from sim.results.resume import still_unfinished, write_start_manifest
 
@@ -287,7 +287,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         with staged as staging, Journal(staging) as journal:
             unique = list(dict.fromkeys(hashes))
-            finished = {k: {i: e.summary for i, e in journal.finished(k).items() if i < cap}
+            # Each read from the journal as the run takes it, not all held at once.
+            finished = {k: Summaries({i: e for i, e in journal.finished(k).items() if i < cap})
                         for k in unique}
             reused = sum(len(done) for done in finished.values())
             if args.resume is None:

@@ -109,7 +109,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         StagedFolder,
     )
     from sim.results.headline import headline, render_text
-    from sim.results.journal import Journal
+    from sim.results.journal import Journal, Summaries
     from sim.results.provenance import host_facts_later, manifest, package_version
     from sim.results.resume import (
         recorder,
@@ -182,7 +182,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             report = on_result(None if args.quiet else progress(err, t0),
                                warm_up(END_OF_RUN_MODULES) if table_format == "parquet"
                                else None, backend.workers)
-            done = {i: e.summary for i, e in finished.items()}
+            done = Summaries(finished)  # each read from the journal as the run takes it
             record = recorder(journal, key, table_dir)
             if rule is None:
                 result = run_experiment(
@@ -200,7 +200,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                              table_format=table_format, table_set=table_set,
                                              finished=done, record=record)
                 reps = len(result.replications)
-            extra: dict[str, Any] = {"events": sum(r.events for r in result.replications),
+            extra: dict[str, Any] = {"events": int(result.store.events().sum()),
                                      "tables": table_set, "table_format": table_format}
             if rule is not None:
                 extra["replication_control"] = result.extra["replication_control"]

@@ -313,8 +313,10 @@ def run_experiment_auto(scenario: Scenario, seed: int, rule: PrecisionRule,
     batch's run (a resumed run: replications already done are not run again, and the
     rule, seeing the same values, stops where the uninterrupted run would).
     """
+    from sim.analysis.replication_store import ReplicationStore
     from sim.experiment.runner import ExperimentResult, run_experiment
 
+    store = ReplicationStore(first_replication)  # every batch's replications, in one
     parts: list[ExperimentResult] = []
 
     def batch(first: int, count: int) -> dict[str, list[float]]:
@@ -324,14 +326,15 @@ def run_experiment_auto(scenario: Scenario, seed: int, rule: PrecisionRule,
             if on_result is not None:
                 on_result(summary, offset + done, offset + total)
 
-        done = {i: r for i, r in (finished or {}).items() if first <= i < first + count}
+        # run_experiment looks up only this batch's indices in ``finished`` (a resumed
+        # run's journal, read from disk one replication at a time).
         part = run_experiment(scenario, count, seed, backend, table_dir, table_format, report,
-                              first, table_set, finished=done, record=record)
+                              first, table_set, finished=finished, record=record, store=store)
         parts.append(part)
-        return {m: [r.metrics.get(m, math.nan) for r in part.replications] for m in metrics}
+        indices = range(first, first + count)
+        return {m: store.metric_for(m, indices).tolist() for m in metrics}
 
     auto = run_until_precise(batch, rule, first_replication, on_check)
-    reps = sorted((r for p in parts for r in p.replications), key=lambda r: r.replication)
-    return ExperimentResult(scenario, seed, reps, sum(p.wall_seconds for p in parts),
+    return ExperimentResult(scenario, seed, store, sum(p.wall_seconds for p in parts),
                             parts[0].backend, parts[0].workers,
                             {"auto": auto, "replication_control": auto.to_dict()})

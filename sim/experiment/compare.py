@@ -29,6 +29,7 @@ from sim.analysis.paired import (
     ratio_of_mean_differences,
     replications_to_resolve,
 )
+from sim.analysis.replication_store import ReplicationStore
 from sim.config.loader import scenario_hash
 from sim.config.schema import Scenario
 from sim.experiment.backends import Backend, SerialBackend
@@ -51,7 +52,7 @@ class Comparison:
         NaN when the costs do not differ (no unit costs set, or equal costs).
         """
         def per_rep(result: ExperimentResult, name: str) -> np.ndarray:
-            return np.asarray([r.metrics[name] for r in result.replications], dtype=float)
+            return result.store.metric(name, strict=True)
 
         saved = per_rep(self.base, "child_days_at_risk") - per_rep(self.option, "child_days_at_risk")
         extra_m = (per_rep(self.option, "cost_total_gbp") - per_rep(self.base, "cost_total_gbp")) / 1e6
@@ -61,8 +62,8 @@ class Comparison:
         """Paired difference (option − base) of every metric both arms report."""
         out = {}
         for name in metric_names([self.base, self.option]):
-            a = [r.metrics.get(name, math.nan) for r in self.base.replications]
-            b = [r.metrics.get(name, math.nan) for r in self.option.replications]
+            a = self.base.store.metric(name)
+            b = self.option.store.metric(name)
             out[name] = paired_difference(a, b, level)
         return out
 
@@ -71,10 +72,8 @@ def metric_names(results: Sequence[ExperimentResult]) -> list[str]:
     """Metrics every result reports: :data:`METRICS` first, then the others (stage waits)."""
     seen: dict[str, None] = dict.fromkeys(METRICS)
     for result in results:
-        for r in result.replications:
-            seen.update(dict.fromkeys(r.metrics))
-    return [n for n in seen
-            if all(any(n in r.metrics for r in res.replications) for res in results)]
+        seen.update(dict.fromkeys(result.store.metric_names()))
+    return [n for n in seen if all(res.store.has_metric(n) for res in results)]
 
 
 #: The run settings that must agree for a paired comparison to mean anything: what
@@ -108,8 +107,8 @@ def run_arms(scenarios: Sequence[Scenario], replications: int, seed: int,
              on_result: Callable[[ReplicationSummary, int, int], None] | None = None,
              first_replication: int = 0,
              finished: Mapping[str, Mapping[int, ReplicationSummary]] | None = None,
-             record: Callable[[str, ReplicationSummary], None] | None = None
-             ) -> list[ExperimentResult]:
+             record: Callable[[str, ReplicationSummary], None] | None = None,
+             stores: dict[str, ReplicationStore] | None = None) -> list[ExperimentResult]:
     """Replications of several scenarios on common random numbers, through one backend map.
 
     Tasks are made as workers take them, replication by replication across the arms,
@@ -132,6 +131,9 @@ def run_arms(scenarios: Sequence[Scenario], replications: int, seed: int,
     record : callable, optional
         ``record(scenario_hash, summary)`` as soon as each replication is back (a
         resumable comparison journals it).
+    stores : dict of str to ReplicationStore, optional
+        Scenario hash -> the store its replications go into (a comparison run in batches
+        keeps one per scenario); one is made for each hash not in it.
 
     Returns
     -------
@@ -145,28 +147,32 @@ def run_arms(scenarios: Sequence[Scenario], replications: int, seed: int,
     unique = list(dict.fromkeys(keys))
     first = {k: scenarios[keys.index(k)] for k in unique}
     indices = range(first_replication, first_replication + replications)
-    reused = {k: {i: s for i, s in (finished or {}).get(k, {}).items() if i in indices}
-              for k in unique}
+    stores = {} if stores is None else stores
+    got = [stores.setdefault(k, ReplicationStore(first_replication)) for k in unique]
+    done = 0
+    reused: dict[str, set[int]] = {}
+    for k, store in zip(unique, got, strict=True):
+        earlier = (finished or {}).get(k, {})
+        reused[k] = {i for i in indices if i in earlier}
+        for i in sorted(reused[k]):  # one at a time: a journal reads each from disk
+            store.add(earlier[i])
+        done += len(reused[k])
     total = replications * len(unique)
     jobs = ((u, Task(first[k], i, seed))
             for i in indices for u, k in enumerate(unique) if i not in reused[k])
-    got: list[list[ReplicationSummary]] = [list(reused[k].values()) for k in unique]
     t0 = time.perf_counter()
-    done = sum(len(part) for part in got)
     if done < total:
         with contextlib.closing(backend.map_unordered(run_arm_task, jobs)) as results:
             for u, summary in results:
                 if record is not None:
                     record(unique[u], summary)
-                got[u].append(summary)
+                got[u].add(summary)
                 done += 1
                 if on_result is not None:
                     on_result(summary, done, total)
     wall = time.perf_counter() - t0
-    for part in got:
-        part.sort(key=lambda r: r.replication)
-    return [ExperimentResult(s, seed, list(got[unique.index(k)]), wall, backend.name,
-                             backend.workers) for s, k in zip(scenarios, keys, strict=True)]
+    return [ExperimentResult(s, seed, stores[k], wall, backend.name, backend.workers)
+            for s, k in zip(scenarios, keys, strict=True)]
 
 
 #: Columns of :meth:`MultiComparison.difference_rows`, in order.
@@ -238,9 +244,9 @@ class MultiComparison:
         rows: list[dict[str, Any]] = []
         for name in names:
             part: list[dict[str, Any]] = []
+            a = self.base.store.metric(name)
             for label, option in zip(self.labels[1:], self.options, strict=True):
-                a = [r.metrics.get(name, math.nan) for r in self.base.replications]
-                b = [r.metrics.get(name, math.nan) for r in option.replications]
+                b = option.store.metric(name)
                 d = paired_difference(a, b, self.level)
                 diff = d.difference
                 need = (replications_to_resolve(diff, self.level)
@@ -324,29 +330,33 @@ def compare_many_auto(base: Scenario, options: Sequence[Scenario], seed: int,
 
     arms = [base, *options]
     labels = arm_labels(arms)
-    runs: list[list[ReplicationSummary]] = [[] for _ in arms]
+    keys = [scenario_hash(s) for s in arms]
+    stores: dict[str, ReplicationStore] = {}  # one per scenario, every batch in it
     backend = backend or SerialBackend()
     t0 = time.perf_counter()
-    unique = len({scenario_hash(s) for s in arms})
+    unique = len(set(keys))
 
     def batch(first: int, count: int) -> dict[str, list[float]]:
-        before = len(runs[0]) * unique
+        before = (len(stores[keys[0]]) if stores else 0) * unique
 
         def report(summary: ReplicationSummary, done: int, total: int) -> None:
             if on_result is not None:
                 on_result(summary, before + done, before + total)
 
-        parts = run_arms(arms, count, seed, backend, report, first, finished, record)
-        for got, part in zip(runs, parts, strict=True):
-            got.extend(part.replications)
-        base_part = parts[0].replications
-        return {difference_key(label, labels[0], m): paired_values(base_part, part.replications, m)
-                for label, part in zip(labels[1:], parts[1:], strict=True) for m in metrics}
+        run_arms(arms, count, seed, backend, report, first, finished, record, stores)
+        indices = range(first, first + count)
+        out = {}
+        for label, key in zip(labels[1:], keys[1:], strict=True):
+            for m in metrics:
+                out[difference_key(label, labels[0], m)] = (
+                    stores[key].metric_for(m, indices)
+                    - stores[keys[0]].metric_for(m, indices)).tolist()
+        return out
 
     auto = run_until_precise(batch, rule, 0, on_check)
     wall = time.perf_counter() - t0
-    results = [ExperimentResult(s, seed, got, wall, backend.name, backend.workers)
-               for s, got in zip(arms, runs, strict=True)]
+    results = [ExperimentResult(s, seed, stores[k], wall, backend.name, backend.workers)
+               for s, k in zip(arms, keys, strict=True)]
     return MultiComparison(results[0], results[1:], labels, level, auto)
 
 

@@ -21,12 +21,12 @@ opens it), so the rules of :mod:`sim.results.folder` hold. Files:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.results.atomic import write_atomic, write_json
-from sim.results.tables import csv_writer
+from sim.results.tables import chunks_csv_writer, csv_writer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,8 +66,17 @@ def _with_scenario(label: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def arm_tables(comparison: MultiComparison) -> dict[str, pd.DataFrame]:
-    """``replication_metrics``, ``identify_curve`` and ``waiting_timeseries`` of every arm."""
+#: The per-arm tables of a comparison, in the order they are written.
+ARM_TABLES = ("replication_metrics", "identify_curve", "waiting_timeseries")
+
+
+def arm_tables(comparison: MultiComparison, names: Sequence[str] = ARM_TABLES
+               ) -> dict[str, pd.DataFrame]:
+    """``replication_metrics``, ``identify_curve`` and ``waiting_timeseries`` of every arm.
+
+    ``names`` picks some of them (the long ``waiting_timeseries`` is written by
+    :func:`waiting_chunks`, a chunk at a time; only the figures need it whole).
+    """
     import pandas as pd
 
     from sim.results.summary import identify_curve_frame, metrics_frame, waiting_frame
@@ -75,10 +84,33 @@ def arm_tables(comparison: MultiComparison) -> dict[str, pd.DataFrame]:
     readers: dict[str, Callable[[ExperimentResult], pd.DataFrame]] = {
         "replication_metrics": metrics_frame, "identify_curve": identify_curve_frame,
         "waiting_timeseries": waiting_frame}
-    return {name: pd.concat([_with_scenario(label, read(arm)) for label, arm
+    return {name: pd.concat([_with_scenario(label, readers[name](arm)) for label, arm
                              in zip(comparison.labels, comparison.arms, strict=True)],
                             ignore_index=True)
-            for name, read in readers.items()}
+            for name in names}
+
+
+def waiting_chunks(comparison: MultiComparison) -> Iterator[dict[str, Any]]:
+    """The ``waiting_timeseries`` of :func:`arm_tables` a chunk of replications at a time.
+
+    Arm by arm, with the ``scenario`` column first: put end to end, the chunks are that
+    table (its CSV text is the same). Raises ValueError at once if an arm has no
+    waiting time series.
+    """
+    import numpy as np
+
+    from sim.results.summary import waiting_chunks as arm_chunks
+
+    per_arm = [(label, arm_chunks(arm)) for label, arm
+               in zip(comparison.labels, comparison.arms, strict=True)]
+
+    def chunks() -> Iterator[dict[str, Any]]:
+        for label, parts in per_arm:
+            for part in parts:
+                rows = len(part["replication"])
+                yield {"scenario": np.full(rows, label, dtype=object), **part}
+
+    return chunks()
 
 
 def display_differences(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -185,10 +217,13 @@ def write_compare_outputs(folder: Path, comparison: MultiComparison, shown: Sequ
     rows = comparison.difference_rows()
     write_atomic(folder / "differences.csv",
                  csv_writer(pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))))
-    tables = arm_tables(comparison)
+    tables = arm_tables(comparison, ARM_TABLES[:2])
     for name, frame in tables.items():
         write_atomic(folder / f"{name}.csv", csv_writer(frame))
+    # The long table, a chunk of replications at a time (the figures read it whole).
+    write_atomic(folder / "waiting_timeseries.csv", chunks_csv_writer(waiting_chunks(comparison)))
     if plots:
+        tables.update(arm_tables(comparison, ARM_TABLES[2:]))
         from sim.plots.run_plots import png_bytes, write_png
 
         for file_name, fig in compare_figures(comparison, shown, tables).items():

@@ -22,6 +22,12 @@ for bit, to the one written. No pickle: reading a journal runs no code. A record
 short by a kill, or damaged, ends the journal there: it and anything after it are
 dropped (those replications are run again) and the file is cut back before new
 records are appended.
+
+Memory: a journal of 100,000 replications is too large to hold its summaries. Reading
+it checks every record and keeps, per record, only its key, replication, table files
+and place in the file; :attr:`Entry.summary` reads the summary back from the file each
+time it is asked for, and :class:`Summaries` offers the finished replications of a run
+as a mapping that does the same, so a resumed run takes them one at a time.
 """
 
 from __future__ import annotations
@@ -32,8 +38,7 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +91,10 @@ def decode_summary(data: dict[str, Any]) -> ReplicationSummary:
     return ReplicationSummary(**{k: _decode(v) for k, v in data.items() if k in names})
 
 
-@dataclass(frozen=True)
+class JournalChangedError(OSError):
+    """A journal record is no longer what it was when the journal was read."""
+
+
 class Entry:
     """One finished replication in the journal.
 
@@ -100,13 +108,39 @@ class Entry:
         Table files the replication wrote (POSIX paths relative to the folder) and their
         sizes in bytes.
     summary : ReplicationSummary
-        Its summary.
+        Its summary: the one given, or read back from the journal file each time.
     """
 
-    key: str
-    replication: int
-    files: dict[str, int]
-    summary: ReplicationSummary
+    __slots__ = ("_summary", "_where", "files", "key", "replication")
+
+    def __init__(self, key: str, replication: int, files: dict[str, int],
+                 summary: ReplicationSummary | None = None,
+                 where: tuple[Path, int, int, int] | None = None):
+        if summary is None and where is None:
+            raise ValueError("an entry needs its summary or where its record is")
+        self.key = key
+        self.replication = replication
+        self.files = files
+        self._summary = summary
+        self._where = where  # (journal file, payload offset, payload length, CRC-32)
+
+    def __repr__(self) -> str:
+        return f"Entry(key={self.key!r}, replication={self.replication}, files={self.files!r})"
+
+    @property
+    def summary(self) -> ReplicationSummary:
+        """The replication's summary (read from the journal file, not kept)."""
+        if self._summary is not None:
+            return self._summary
+        assert self._where is not None
+        path, offset, length, crc = self._where
+        with open(path, "rb") as f:
+            f.seek(offset)
+            payload = f.read(length)
+        if len(payload) != length or zlib.crc32(payload) != crc:
+            raise JournalChangedError(f"{path}: the record of replication {self.replication} "
+                                      f"changed after the journal was read")
+        return decode_summary(json.loads(zlib.decompress(payload))["summary"])
 
     def intact(self, folder: Path) -> bool:
         """True if every table file of the replication is in ``folder`` at its size."""
@@ -120,30 +154,64 @@ class Entry:
         return True
 
 
+class Summaries(Mapping[int, "ReplicationSummary"]):
+    """Replication index -> summary of journal entries, each read from the journal when asked.
+
+    What a resumed run passes as its finished replications: none is held, so the run
+    takes them one at a time into its store.
+    """
+
+    def __init__(self, entries: Mapping[int, Entry]):
+        self._entries = entries
+
+    def __getitem__(self, replication: int) -> ReplicationSummary:
+        return self._entries[replication].summary
+
+    def __contains__(self, replication: object) -> bool:
+        return replication in self._entries
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 def _read(path: Path) -> tuple[list[Entry], int]:
-    """The valid records of a journal file and the length in bytes they span."""
+    """The valid records of a journal file and the length in bytes they span.
+
+    Read a record at a time; every record is decoded, to find where the valid ones end,
+    but only its key, replication, files and place are kept.
+    """
     entries: list[Entry] = []
     try:
-        data = path.read_bytes()
+        f = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return entries, 0
+    keys: dict[str, str] = {}  # one string per key, however many records share it
     at = 0
-    while at + _HEADER.size <= len(data):
-        magic, length, crc = _HEADER.unpack_from(data, at)
-        end = at + _HEADER.size + length
-        if magic != MAGIC or length > _MAX_PAYLOAD_BYTES or end > len(data):
-            break
-        payload = data[at + _HEADER.size:end]
-        if zlib.crc32(payload) != crc:
-            break
-        try:
-            record = json.loads(zlib.decompress(payload))
-            entries.append(Entry(str(record["key"]), int(record["replication"]),
-                                 {str(k): int(v) for k, v in record["files"].items()},
-                                 decode_summary(record["summary"])))
-        except (ValueError, KeyError, TypeError, zlib.error):
-            break
-        at = end
+    with f:
+        while True:
+            header = f.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                break
+            magic, length, crc = _HEADER.unpack(header)
+            if magic != MAGIC or length > _MAX_PAYLOAD_BYTES:
+                break
+            payload = f.read(length)
+            if len(payload) < length or zlib.crc32(payload) != crc:
+                break
+            try:
+                record = json.loads(zlib.decompress(payload))
+                key = str(record["key"])
+                files = {str(k): int(v) for k, v in record["files"].items()}
+                replication = int(record["replication"])
+                decode_summary(record["summary"])  # one that does not decode ends it here
+            except (ValueError, KeyError, TypeError, AttributeError, zlib.error):
+                break
+            entries.append(Entry(keys.setdefault(key, key), replication, files,
+                                 where=(path, at + _HEADER.size, length, crc)))
+            at += _HEADER.size + length
     return entries, at
 
 
@@ -183,6 +251,7 @@ class Journal:
                           f"as a file of its own")
         entries, length = _read(self.path)
         self._entries = {(e.key, e.replication): e for e in entries}
+        self._keys = {e.key: e.key for e in entries}
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         self._fd: int | None = os.open(self.path, flags, 0o666)
         if os.fstat(self._fd).st_size != length:
@@ -230,10 +299,14 @@ class Journal:
         record = {"key": key, "replication": summary.replication, "files": sizes,
                   "summary": encode_summary(summary)}
         payload = zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6)
-        data = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+        crc = zlib.crc32(payload)
+        data = _HEADER.pack(MAGIC, len(payload), crc) + payload
+        at = os.fstat(self._fd).st_size  # appended there (O_APPEND)
         written = os.write(self._fd, data)
         while written < len(data):  # a short write (a signal): finish it
             written += os.write(self._fd, data[written:])
         os.fsync(self._fd)
-        self._entries[(key, summary.replication)] = Entry(key, summary.replication, sizes,
-                                                          summary)
+        # Where the record is, not the summary: a long run's summaries are not kept.
+        self._entries[(key, summary.replication)] = Entry(
+            self._keys.setdefault(key, key), int(summary.replication), sizes,
+            where=(self.path, at + _HEADER.size, len(payload), crc))

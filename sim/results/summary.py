@@ -6,6 +6,14 @@ The run-level tables (``replication_metrics``, ``identify_curve``, ``wait_curves
 so writing a run's outputs imports neither pandas nor, without plots, matplotlib. The
 ``*_frame`` functions return the same tables as pandas DataFrames for analysis.
 
+They read the run's :class:`~sim.analysis.replication_store.ReplicationStore`, not a list
+of summaries: metrics by column, curve bands a block of points at a time, and the long
+``waiting_timeseries`` a chunk of replications at a time (:func:`waiting_chunks`), which
+:func:`write_run_outputs` writes as it comes; so writing them takes memory that does not
+grow with the replications beyond the metrics' own columns (and, in Parquet, one row
+group of the long table). The files are those the list-based code wrote, byte for byte
+(``tests/test_memory_bounded.py``).
+
 ``summary.json`` holds every metric of :data:`sim.analysis.metrics.METRICS` and the stage
 waits of :mod:`sim.analysis.stage_waits` (``stage_wait.<stage>.<group>.<statistic>``),
 each with its mean, 95% interval, unit and description, and a ``note`` saying why where
@@ -15,6 +23,7 @@ it is undefined in some replications.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +32,15 @@ import yaml
 
 from sim.analysis.metrics import IDENTIFY_GRID_DAYS, METRICS
 from sim.analysis.stage_waits import STATISTICS, WAIT_GRID_DAYS, parse_metric_name
-from sim.analysis.stats import Estimate, band, mean_ci
+from sim.analysis.stats import Estimate, mean_ci
 from sim.results.atomic import write_atomic, write_json
 from sim.results.presentation import nan_reason
-from sim.results.tables import columns_csv_writer, columns_parquet_writer
+from sim.results.tables import (
+    chunks_csv_writer,
+    chunks_parquet_writer,
+    columns_csv_writer,
+    columns_parquet_writer,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,14 +74,13 @@ def all_estimates(result: ExperimentResult, level: float = 0.95) -> dict[str, Es
     stage waits), in the order they first appear.
     """
     out = dict(result.estimates(level))
-    extra: dict[str, None] = {}
-    for r in result.replications:
-        extra.update(dict.fromkeys(n for n in r.metrics if n not in out))
-    for name in extra:
+    store = result.store
+    for name in store.metric_names():
+        if name in out:
+            continue
         unit = unit_and_description(name)[0]
         bounds = (0.0, 1.0) if unit == "share" else (0.0, math.inf)
-        out[name] = mean_ci([r.metrics.get(name, math.nan) for r in result.replications],
-                            level, bounds)
+        out[name] = mean_ci(store.metric(name), level, bounds)
     return out
 
 
@@ -84,7 +97,7 @@ def summary_dict(result: ExperimentResult) -> dict[str, Any]:
         reason = nan_reason(name, est.n, est.n_total)
         if reason is not None:
             metrics[name]["note"] = reason
-    out = {"scenario": result.scenario.name, "replications": len(result.replications),
+    out = {"scenario": result.scenario.name, "replications": len(result.store),
            "seed": result.seed, "metrics": metrics}
     if "replication_control" in result.extra:  # --reps auto (sim.experiment.autoreps)
         out["replication_control"] = result.extra["replication_control"]
@@ -93,39 +106,32 @@ def summary_dict(result: ExperimentResult) -> dict[str, Any]:
 
 def metrics_columns(result: ExperimentResult) -> Columns:
     """One row per replication, one column per metric (and events, seconds)."""
-    reps = result.replications
-    names: dict[str, None] = {}
-    for r in reps:
-        names.update(dict.fromkeys(r.metrics))
-    nan = math.nan
-    return {"replication": np.asarray([r.replication for r in reps]),
-            **{name: np.asarray([r.metrics.get(name, nan) for r in reps]) for name in names},
-            "events": np.asarray([r.events for r in reps]),
-            "seconds": np.asarray([r.seconds for r in reps])}
-
-
-def _banded(key: str, per_rep: list[np.ndarray | None], grid: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Key column and mean/low/high band of one curve over replications (None: missing)."""
-    nan = np.full(grid.size, np.nan)
-    mean, low, high = band(np.vstack([nan if c is None else c for c in per_rep]))
-    return np.full(grid.size, key, dtype=object), mean, low, high
+    store = result.store
+    return {"replication": store.replication_indices(),
+            **{name: store.metric_column(name) for name in store.metric_names()},
+            "events": store.events(), "seconds": store.seconds()}
 
 
 def identify_curve_columns(result: ExperimentResult) -> Columns:
     """Share identified by day since referral, per route and ``all``: mean and 95% band.
 
     Long format: one row per (route, day). A route with no child in a replication is
-    left out of that replication's point (NaN), so each point has its own count.
+    left out of that replication's point (NaN), so each point has its own count. The
+    routes are those of the first replication; one a replication lacks counts its
+    pooled curve. The band is that of the curves stacked in replication order, read
+    from the store a block of days at a time.
     """
-    reps = result.replications
-    routes = list(reps[0].identified_curves) if reps and reps[0].identified_curves else ["all"]
+    store = result.store
+    if not len(store):
+        raise ValueError("no replications")
+    routes = store.first_keys("identified_curves") or ["all"]
     parts: dict[str, list[np.ndarray]] = {k: [] for k in (
         "route", "days_since_referral", "identified_share_mean", "ci95_low", "ci95_high")}
     for route in routes:
-        curves = np.vstack([r.identified_curves.get(route, r.identified_curve)
-                            if route != "all" else r.identified_curve for r in reps])
-        mean, low, high = band(curves)
+        if route == "all":
+            mean, low, high = store.curve_band("identified_curve", "")
+        else:
+            mean, low, high = store.curve_band("identified_curves", route, fallback=True)
         parts["route"].append(np.full(IDENTIFY_GRID_DAYS.size, route, dtype=object))
         parts["days_since_referral"].append(IDENTIFY_GRID_DAYS)
         parts["identified_share_mean"].append(mean)
@@ -138,38 +144,50 @@ def wait_curves_columns(result: ExperimentResult) -> Columns:
     """Share of items started by day of waiting, per stage and group: mean and 95% band.
 
     From :mod:`sim.analysis.stage_waits` (Kaplan–Meier; NaN beyond the longest wait a
-    replication observed).
+    replication observed; a replication without the curve counts NaN throughout).
     """
-    reps = result.replications
-    keys: dict[str, None] = {}
-    for r in reps:
-        keys.update(dict.fromkeys(r.wait_curves))
-    parts = [_banded(key, [r.wait_curves.get(key) for r in reps], WAIT_GRID_DAYS)
-             for key in keys]
+    store = result.store
+    keys = store.keys("wait_curves")
+    grid = WAIT_GRID_DAYS
+    parts = []
+    for key in keys:
+        mean, low, high = store.curve_band("wait_curves", key, fill_width=grid.size)
+        parts.append((np.full(grid.size, key, dtype=object), mean, low, high))
     stage_group = [k.split(".", 1) for k in keys]
-    n = WAIT_GRID_DAYS.size
+    n = grid.size
     return {"stage": np.repeat(np.asarray([s for s, _ in stage_group], dtype=object), n),
             "group": np.repeat(np.asarray([g for _, g in stage_group], dtype=object), n),
-            "wait_days": np.tile(WAIT_GRID_DAYS, len(parts)),
+            "wait_days": np.tile(grid, len(parts)),
             "started_share_mean": (np.concatenate([p[1] for p in parts]) if parts
                                    else np.empty(0)),
             "ci95_low": np.concatenate([p[2] for p in parts]) if parts else np.empty(0),
             "ci95_high": np.concatenate([p[3] for p in parts]) if parts else np.empty(0)}
 
 
+def waiting_chunks(result: ExperimentResult) -> Iterator[Columns]:
+    """:func:`waiting_columns` in chunks of whole replications, in replication order.
+
+    What :func:`write_run_outputs` writes, so the long table is never whole in memory.
+
+    Raises
+    ------
+    ValueError
+        If no replication has a waiting time series (before any chunk).
+    """
+    chunks = result.store.waiting_chunks()
+    first = next(chunks)  # raises now if there is nothing to write
+
+    def all_chunks() -> Iterator[Columns]:
+        yield first
+        yield from chunks
+
+    return all_chunks()
+
+
 def waiting_columns(result: ExperimentResult) -> Columns:
     """Items waiting per stage over time, long format with a replication column."""
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    for r in result.replications:
-        days = np.asarray(r.timeseries_days)
-        for stage, values in r.waiting.items():
-            values = np.asarray(values)
-            parts.append((np.full(values.size, r.replication, dtype=np.int64), days,
-                          np.full(values.size, stage, dtype=object), values))
-    if not parts:
-        raise ValueError("no waiting time series to write")
-    return {name: np.concatenate([p[i] for p in parts])
-            for i, name in enumerate(("replication", "day", "stage", "waiting"))}
+    chunks = list(waiting_chunks(result))
+    return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
 
 
 def metrics_frame(result: ExperimentResult) -> pd.DataFrame:
@@ -231,16 +249,23 @@ def write_run_outputs(folder: Path, result: ExperimentResult, manifest: dict[str
     scenario_yaml = yaml.dump(result.scenario.model_dump(mode="json"), Dumper=dumper,
                               sort_keys=False)
     write_atomic(folder / "scenario.yaml", lambda f: f.write(scenario_yaml))
-    tables = {"replication_metrics": metrics_columns(result),
-              "identify_curve": identify_curve_columns(result),
-              "wait_curves": wait_curves_columns(result),
-              "waiting_timeseries": waiting_columns(result)}
-    for name in RUN_TABLES:
-        if fmt == "parquet":
-            write_atomic(folder / f"{name}.parquet", columns_parquet_writer(tables[name]),
+    tables: dict[str, Callable[[], Columns]] = {
+        "replication_metrics": lambda: metrics_columns(result),
+        "identify_curve": lambda: identify_curve_columns(result),
+        "wait_curves": lambda: wait_curves_columns(result)}
+    for name in RUN_TABLES:  # one table at a time; the long one streamed in chunks
+        if name == "waiting_timeseries":
+            chunks = waiting_chunks(result)
+            if fmt == "parquet":
+                write_atomic(folder / f"{name}.parquet", chunks_parquet_writer(chunks),
+                             binary=True)
+            else:
+                write_atomic(folder / f"{name}.csv", chunks_csv_writer(chunks))
+        elif fmt == "parquet":
+            write_atomic(folder / f"{name}.parquet", columns_parquet_writer(tables[name]()),
                          binary=True)
         else:
-            write_atomic(folder / f"{name}.csv", columns_csv_writer(tables[name]))
+            write_atomic(folder / f"{name}.csv", columns_csv_writer(tables[name]()))
     write_json(folder / "manifest.json", manifest)
     if plots:
         from sim.plots.run_plots import save_run_plots

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -127,25 +127,67 @@ def write_columns_csv(f: IO[str], columns: Mapping[str, Any]) -> None:
     Columns of floats, integers, booleans and text (None or NaN for missing text) are
     formatted here; any other column type hands the table to pandas.
     """
-    names = [str(name) for name in columns]
-    arrays = [np.asarray(v) for v in columns.values()]
-    if len({a.shape for a in arrays}) > 1 or any(a.ndim != 1 for a in arrays):
-        raise ValueError(f"columns must be one-dimensional and of equal length, got shapes "
-                         f"{[a.shape for a in arrays]}")
+    names, arrays = _csv_columns(columns)
     if not arrays or any(a.dtype.kind not in _KINDS for a in arrays):
         import pandas as pd
 
         pd.DataFrame(dict(columns)).to_csv(f, index=False)
         return
-    writer = csv.writer(f, lineterminator=os.linesep)
+    _write_csv_header(f, names)
+    _write_csv_rows(f, arrays, len(names) > 1)
+
+
+def write_column_chunks_csv(f: IO[str], chunks: Iterable[Mapping[str, Any]]) -> None:
+    """Write a table given as chunks of rows (each as for :func:`write_columns_csv`) as CSV.
+
+    The same text as :func:`write_columns_csv` of the chunks put end to end (each row is
+    formatted alone), with one chunk in memory at a time. The chunks must have the same
+    columns; an empty iterable writes nothing. A chunk with a column type this module
+    does not format hands the whole table to pandas.
+    """
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None:
+        return
+    names, arrays = _csv_columns(first)
+    if not arrays or any(a.dtype.kind not in _KINDS for a in arrays):
+        parts = [first, *iterator]
+        write_columns_csv(f, {n: np.concatenate([np.asarray(p[n]) for p in parts])
+                              for n in first})
+        return
+    _write_csv_header(f, names)
+    joinable = len(names) > 1
+    _write_csv_rows(f, arrays, joinable)
+    for chunk in iterator:
+        chunk_names, chunk_arrays = _csv_columns(chunk)
+        if chunk_names != names:
+            raise ValueError(f"chunk columns {chunk_names} differ from the first chunk's {names}")
+        if any(a.dtype.kind not in _KINDS for a in chunk_arrays):
+            raise TypeError("a later chunk has a column type the first chunk did not have")
+        _write_csv_rows(f, chunk_arrays, joinable)
+
+
+def _csv_columns(columns: Mapping[str, Any]) -> tuple[list[str], list[np.ndarray]]:
+    names = [str(name) for name in columns]
+    arrays = [np.asarray(v) for v in columns.values()]
+    if len({a.shape for a in arrays}) > 1 or any(a.ndim != 1 for a in arrays):
+        raise ValueError(f"columns must be one-dimensional and of equal length, got shapes "
+                         f"{[a.shape for a in arrays]}")
+    return names, arrays
+
+
+def _write_csv_header(f: IO[str], names: list[str]) -> None:
     # Rows with two or more cells none of which needs quoting are joined directly, several
     # times faster than csv.writer and the same text (csv.writer only treats a row of
     # one empty cell specially).
-    joinable = len(names) > 1
-    if joinable and all(_PLAIN.fullmatch(n) for n in names):
+    if len(names) > 1 and all(_PLAIN.fullmatch(n) for n in names):
         f.write(",".join(names) + os.linesep)
     else:
-        writer.writerow(names)
+        csv.writer(f, lineterminator=os.linesep).writerow(names)
+
+
+def _write_csv_rows(f: IO[str], arrays: list[np.ndarray], joinable: bool) -> None:
+    writer = csv.writer(f, lineterminator=os.linesep)
     rows = len(arrays[0])
     for start in range(0, rows, _CHUNK_ROWS):
         formatted = [_csv_cells(a[start:start + _CHUNK_ROWS]) for a in arrays]
@@ -242,6 +284,39 @@ def _arrow_array(values: Any) -> Any:
 PARQUET_ZSTD_LEVEL = 1
 
 
+#: Rows per Parquet row group: pyarrow's default (``write_table``'s for a table of fewer
+#: rows is one group of them all), given explicitly so a table written in chunks
+#: (:func:`chunks_parquet_writer`) has the same groups as one written whole.
+ROW_GROUP_ROWS = 1024 * 1024
+
+
+def _parquet_options(names: list[str], values: list[np.ndarray]) -> dict[str, Any]:
+    """Compression and encodings of a table's columns (the same for a whole and a chunked one)."""
+    # Floats are split into byte streams (exponents and leading mantissa bytes then
+    # compress: a quarter smaller than plain on the devices table), identifiers
+    # counting up are delta-encoded, everything else (text, flags, counts)
+    # dictionary-encoded.
+    encoding = {n: "BYTE_STREAM_SPLIT" for n, v in zip(names, values, strict=True)
+                if v.dtype.kind == "f"}
+    encoding.update({n: "DELTA_BINARY_PACKED" for n, v in zip(names, values, strict=True)
+                     if n.endswith("_id") and v.dtype.kind in "iu"})
+    # zstd level 1: measured on a baseline replication's tables, level 9 took 7 times
+    # as long (0.36 s against 0.05 s) for files 2.6% smaller (bench/RESULTS.md).
+    return {"compression": "zstd", "compression_level": PARQUET_ZSTD_LEVEL,
+            "column_encoding": encoding,
+            "use_dictionary": [n for n in names if n not in encoding]}
+
+
+def _arrow_table(columns: Mapping[str, Any]) -> Any:
+    import pyarrow as pa
+
+    names = [str(k) for k in columns]
+    arrays = [_arrow_array(v) for v in columns.values()]
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError("columns must be of equal length")
+    return pa.Table.from_arrays(arrays, names=names)
+
+
 def columns_parquet_writer(columns: Mapping[str, Any]) -> Callable[[IO[Any]], None]:
     """A writer of equal-length numpy columns as Parquet for :func:`write_atomic`.
 
@@ -251,27 +326,76 @@ def columns_parquet_writer(columns: Mapping[str, Any]) -> Callable[[IO[Any]], No
     """
 
     def write(f: IO[Any]) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         names = [str(k) for k in columns]
         values = [np.asarray(v) for v in columns.values()]
-        arrays = [_arrow_array(v) for v in values]
-        if len({len(a) for a in arrays}) > 1:
-            raise ValueError("columns must be of equal length")
-        # Floats are split into byte streams (exponents and leading mantissa bytes then
-        # compress: a quarter smaller than plain on the devices table), identifiers
-        # counting up are delta-encoded, everything else (text, flags, counts)
-        # dictionary-encoded.
-        encoding = {n: "BYTE_STREAM_SPLIT" for n, v in zip(names, values, strict=True)
-                    if v.dtype.kind == "f"}
-        encoding.update({n: "DELTA_BINARY_PACKED" for n, v in zip(names, values, strict=True)
-                         if n.endswith("_id") and v.dtype.kind in "iu"})
-        # zstd level 1: measured on a baseline replication's tables, level 9 took 7 times
-        # as long (0.36 s against 0.05 s) for files 2.6% smaller (bench/RESULTS.md).
-        pq.write_table(pa.Table.from_arrays(arrays, names=names), f, compression="zstd",
-                       compression_level=PARQUET_ZSTD_LEVEL, column_encoding=encoding,
-                       use_dictionary=[n for n in names if n not in encoding])
+        pq.write_table(_arrow_table(columns), f, row_group_size=ROW_GROUP_ROWS,
+                       **_parquet_options(names, values))
+
+    return write
+
+
+def chunks_parquet_writer(chunks: Iterable[Mapping[str, Any]]) -> Callable[[IO[Any]], None]:
+    """A writer, for :func:`write_atomic`, of a table given as chunks of rows, as Parquet.
+
+    The same file as :func:`columns_parquet_writer` of the chunks put end to end: each
+    chunk becomes Arrow arrays as it comes (pyarrow writes a table of several chunks as
+    it writes one of a single chunk, page for page), and they are written a row group of
+    :data:`ROW_GROUP_ROWS` at a time, as each fills; so at most one group's rows are in
+    memory, in Arrow's form. The chunks must have the same columns and dtypes; the
+    iterable is consumed once, when the file is written.
+    """
+
+    def write(f: IO[Any]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        iterator = iter(chunks)
+        first = next(iterator, None)
+        if first is None:
+            raise ValueError("no rows to write")
+        names = [str(k) for k in first]
+        values = [np.asarray(v) for v in first.values()]
+        dtypes = [v.dtype for v in values]
+        options = _parquet_options(names, values)
+        held = [_arrow_table(first)]
+        rows = held[0].num_rows
+        writer: Any = None
+        try:
+            for chunk in iterator:
+                chunk_values = [np.asarray(v) for v in chunk.values()]
+                if [str(k) for k in chunk] != names or [v.dtype for v in chunk_values] != dtypes:
+                    raise ValueError("the chunks of a table must have the same columns and dtypes")
+                held.append(_arrow_table(chunk))
+                rows += held[-1].num_rows
+                while rows >= ROW_GROUP_ROWS:
+                    table = pa.concat_tables(held)
+                    if writer is None:
+                        writer = pq.ParquetWriter(f, table.schema, **options)
+                    writer.write_table(table.slice(0, ROW_GROUP_ROWS),
+                                       row_group_size=ROW_GROUP_ROWS)
+                    held, rows = [table.slice(ROW_GROUP_ROWS)], rows - ROW_GROUP_ROWS
+            if writer is None:  # one group or less
+                if rows == 0:
+                    columns_parquet_writer(first)(f)  # exactly as an empty table written whole
+                    return
+                pq.write_table(pa.concat_tables(held), f, row_group_size=ROW_GROUP_ROWS,
+                               **options)
+            elif rows:
+                writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP_ROWS)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    return write
+
+
+def chunks_csv_writer(chunks: Iterable[Mapping[str, Any]]) -> Callable[[IO[Any]], None]:
+    """A writer of a table given as chunks of rows as CSV (:func:`write_column_chunks_csv`)."""
+
+    def write(f: IO[Any]) -> None:
+        write_column_chunks_csv(f, chunks)
 
     return write
 
